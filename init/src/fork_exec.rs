@@ -1,0 +1,388 @@
+//! Everything between fork and exec, in one place.
+//!
+//! This is the contract of the init: a child starts the way a shell would
+//! start it. Between fork and exec it gets its own process group (and the
+//! terminal's foreground when the init had it), credentials when configured
+//! (supplementary groups emptied, then gid, then uid), its working directory,
+//! only fds 0, 1 and 2, every signal 1..=64 at its default disposition and,
+//! for the clean flavour, an empty signal mask.
+//!
+//! Only async-signal-safe system calls run in the child: the init is a Rust
+//! program and the allocator's locks may be held by nobody after fork, but
+//! the rule costs nothing to keep. Everything the child needs (C strings,
+//! pointer arrays, numbers) is prepared by [`Prepared::new`] before the fork.
+//! That is why the child side calls `libc` directly: nix's `execve` and
+//! `chdir` may allocate.
+//!
+//! Children are started with fork + exec, never `posix_spawn`: on glibc a
+//! posix_spawned process starts with signals 32 and 33 ignored.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fmt;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::unistd::{ForkResult, Pid};
+
+use crate::signals::MAX_SIGNAL;
+
+/// What to start: the pieces of an `execve` plus the state around it.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// A path, or a name looked up in the child's `PATH`.
+    pub program: OsString,
+    /// The whole argv, `argv[0]` included.
+    pub argv: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub workdir: Option<PathBuf>,
+    /// `(uid, gid)` to switch to; supplementary groups are emptied.
+    pub credentials: Option<(u32, u32)>,
+    /// Leave the signal mask as inherited (the issue-38 build).
+    pub keep_mask: bool,
+}
+
+/// Why a child could not be started. The numbers match what a shell reports.
+#[derive(Debug)]
+pub enum StartError {
+    NotFound(String),
+    NotExecutable(String, Errno),
+    /// A step in the child failed before exec.
+    Setup(&'static str, Errno),
+    /// fork, pipe or a string with a NUL byte: the init could not even try.
+    Init(String),
+}
+
+impl StartError {
+    /// 127 for "not found", 126 for everything else, as POSIX shells do.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::NotFound(_) => 127,
+            _ => 126,
+        }
+    }
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NotFound(p) => write!(f, "{p}: command not found"),
+            StartError::NotExecutable(p, e) => write!(f, "{p}: cannot execute: {}", e.desc()),
+            StartError::Setup(step, e) => write!(f, "cannot {step}: {}", e.desc()),
+            StartError::Init(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+/// Steps reported through the error pipe, so the parent can say which failed.
+const STEPS: [&str; 5] = [
+    "set the process group",
+    "set the user and group",
+    "change to the working directory",
+    "close inherited descriptors",
+    "execute",
+];
+const STEP_EXEC: u32 = 4;
+
+/// A launch with every allocation done: safe to use after fork.
+pub struct Prepared {
+    display: String,
+    path: CString,
+    _argv: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    _env: Vec<CString>,
+    env_ptrs: Vec<*const libc::c_char>,
+    workdir: Option<CString>,
+    credentials: Option<(libc::uid_t, libc::gid_t)>,
+    keep_mask: bool,
+    take_terminal: bool,
+    fd_ceiling: libc::c_int,
+}
+
+fn cstring(bytes: &OsStr, what: &str) -> Result<CString, StartError> {
+    CString::new(bytes.as_bytes())
+        .map_err(|_| StartError::Init(format!("{what} contains a NUL byte: {bytes:?}")))
+}
+
+/// Finds `program` the way `execvp` would, but before the fork, where
+/// allocating is allowed.
+fn resolve(program: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf, StartError> {
+    let shown = program.to_string_lossy().into_owned();
+    if program.as_bytes().contains(&b'/') {
+        let path = PathBuf::from(program);
+        return if path.exists() {
+            Ok(path)
+        } else {
+            Err(StartError::NotFound(shown))
+        };
+    }
+    let search = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    match which::which_in(program, Some(&search), cwd) {
+        Ok(path) => Ok(path),
+        Err(_) => {
+            // A file that exists on PATH but is not executable is "permission
+            // denied" (126) to a shell, not "not found".
+            let present = std::env::split_paths(&search)
+                .map(|dir| dir.join(program))
+                .find(|p| p.is_file());
+            match present {
+                Some(p) => Err(StartError::NotExecutable(
+                    p.display().to_string(),
+                    Errno::EACCES,
+                )),
+                None => Err(StartError::NotFound(shown)),
+            }
+        }
+    }
+}
+
+impl Prepared {
+    pub fn new(launch: &Launch) -> Result<Prepared, StartError> {
+        let path = resolve(&launch.program, &launch.env)?;
+        let argv: Vec<CString> = launch
+            .argv
+            .iter()
+            .map(|a| cstring(a, "an argument"))
+            .collect::<Result<_, _>>()?;
+        let env: Vec<CString> = launch
+            .env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.clone();
+                kv.push("=");
+                kv.push(v);
+                cstring(&kv, "an environment variable")
+            })
+            .collect::<Result<_, _>>()?;
+        let workdir = match &launch.workdir {
+            Some(dir) => Some(cstring(dir.as_os_str(), "the working directory")?),
+            None => None,
+        };
+        let mut argv_ptrs: Vec<_> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv_ptrs.push(std::ptr::null());
+        let mut env_ptrs: Vec<_> = env.iter().map(|a| a.as_ptr()).collect();
+        env_ptrs.push(std::ptr::null());
+        Ok(Prepared {
+            display: path.display().to_string(),
+            path: cstring(path.as_os_str(), "the program path")?,
+            _argv: argv,
+            argv_ptrs,
+            _env: env,
+            env_ptrs,
+            workdir,
+            credentials: launch.credentials,
+            keep_mask: launch.keep_mask,
+            take_terminal: owns_terminal_foreground(),
+            fd_ceiling: fd_ceiling(),
+        })
+    }
+
+    /// Forks and execs. Returns once the child has exec'd (or failed to): the
+    /// error pipe closes on exec because it is close-on-exec.
+    pub fn spawn(&self) -> Result<Pid, StartError> {
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| StartError::Init(format!("cannot create a pipe: {}", e.desc())))?;
+        // SAFETY: the child runs only `exec_child`, which makes async-signal-safe
+        // system calls on data prepared before the fork, then execs or exits.
+        match unsafe { nix::unistd::fork() } {
+            Err(e) => Err(StartError::Init(format!("cannot fork: {}", e.desc()))),
+            Ok(ForkResult::Child) => {
+                // SAFETY: see above; this never returns.
+                unsafe { self.exec_child(write_end.as_raw_fd()) }
+            }
+            Ok(ForkResult::Parent { child }) => {
+                drop(write_end);
+                // Set the group from the parent too, so a signal sent to the
+                // group right after spawn cannot race the child's own setpgid.
+                let _ = nix::unistd::setpgid(child, child);
+                let mut report = [0u8; 8];
+                let got = read_full(read_end.as_raw_fd(), &mut report);
+                if got < report.len() {
+                    return Ok(child);
+                }
+                // The child failed before exec and exits at once; collect it here
+                // so the reaper never mistakes it for a program that ran.
+                let _ = nix::sys::wait::waitpid(child, None);
+                let step = u32::from_ne_bytes(report[..4].try_into().unwrap_or_default());
+                let errno = Errno::from_raw(i32::from_ne_bytes(
+                    report[4..].try_into().unwrap_or_default(),
+                ));
+                Err(match (step, errno) {
+                    (STEP_EXEC, Errno::ENOENT) => StartError::NotFound(self.display.clone()),
+                    (STEP_EXEC, e) => StartError::NotExecutable(self.display.clone(), e),
+                    (s, e) => StartError::Setup(STEPS[(s as usize).min(STEPS.len() - 1)], e),
+                })
+            }
+        }
+    }
+
+    /// The child side. Never returns.
+    ///
+    /// # Safety
+    /// Call only in a freshly forked child.
+    unsafe fn exec_child(&self, report: RawFd) -> ! {
+        let fail = |step: u32| -> ! {
+            let errno = Errno::last_raw();
+            let mut msg = [0u8; 8];
+            msg[..4].copy_from_slice(&step.to_ne_bytes());
+            msg[4..].copy_from_slice(&errno.to_ne_bytes());
+            // SAFETY: write and _exit are async-signal-safe.
+            unsafe {
+                libc::write(report, msg.as_ptr().cast(), msg.len());
+                libc::_exit(if step == STEP_EXEC && errno == libc::ENOENT {
+                    127
+                } else {
+                    126
+                })
+            }
+        };
+        // SAFETY (whole block): plain system calls on prepared data.
+        unsafe {
+            if libc::setpgid(0, 0) != 0 {
+                fail(0);
+            }
+            if self.take_terminal {
+                // SIGTTOU is still blocked here (inherited from the init), so
+                // taking the foreground from a background group cannot stop us.
+                libc::tcsetpgrp(0, libc::getpid());
+            }
+            if let Some((uid, gid)) = self.credentials {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0
+                {
+                    fail(1);
+                }
+            }
+            if let Some(dir) = &self.workdir {
+                if libc::chdir(dir.as_ptr()) != 0 {
+                    fail(2);
+                }
+            }
+            if close_from(3, report, self.fd_ceiling).is_err() {
+                fail(3);
+            }
+            reset_dispositions();
+            if !self.keep_mask {
+                let empty = SigSet::empty();
+                let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&empty), None);
+            }
+            libc::execve(
+                self.path.as_ptr(),
+                self.argv_ptrs.as_ptr(),
+                self.env_ptrs.as_ptr(),
+            );
+            fail(STEP_EXEC)
+        }
+    }
+}
+
+/// Reads until `buf` is full or the writer is gone; returns the bytes read.
+fn read_full(fd: RawFd, buf: &mut [u8]) -> usize {
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: reading into our own buffer.
+        let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        match n {
+            0 => break,
+            n if n > 0 => got += n as usize,
+            _ if Errno::last() == Errno::EINTR => continue,
+            _ => break,
+        }
+    }
+    got
+}
+
+/// Closes every fd from `first` up, except `keep` (the error pipe, which is
+/// close-on-exec and must survive until exec).
+fn close_from(first: RawFd, keep: RawFd, ceiling: libc::c_int) -> Result<(), ()> {
+    let range = |lo: RawFd, hi: libc::c_uint| -> bool {
+        // SAFETY: close_range only closes descriptors.
+        lo as libc::c_uint > hi
+            || unsafe { libc::syscall(libc::SYS_close_range, lo as libc::c_uint, hi, 0) } == 0
+    };
+    let below = (keep - 1) as libc::c_uint;
+    if range(first, below) && range(keep + 1, libc::c_uint::MAX) {
+        return Ok(());
+    }
+    if Errno::last() != Errno::ENOSYS {
+        return Err(());
+    }
+    // Kernels before 5.9 have no close_range: close one by one.
+    for fd in first..ceiling {
+        if fd != keep {
+            // SAFETY: closing a descriptor that may or may not be open.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}
+
+/// Sets every signal to SIG_DFL through the raw system call, because glibc's
+/// `sigaction` refuses signals 32 and 33 and those may arrive ignored (a
+/// posix_spawned parent leaves them so).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn reset_dispositions() {
+    // The kernel's `struct sigaction` on these architectures (with
+    // SA_RESTORER); a default handler needs no restorer.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=MAX_SIGNAL {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installs the default disposition; size is the kernel sigset's.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            );
+        }
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn reset_dispositions() {
+    for sig in 1..=MAX_SIGNAL {
+        // SAFETY: installs the default disposition; 32 and 33 fail with EINVAL.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}
+
+/// True when fd 0 is a terminal whose foreground group is ours: then the child
+/// takes the foreground so Ctrl-C and job control reach it as under a shell.
+fn owns_terminal_foreground() -> bool {
+    // SAFETY: plain queries on fd 0.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
+}
+
+fn fd_ceiling() -> libc::c_int {
+    let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap_or((1024, 1024));
+    soft.min(1 << 20) as libc::c_int
+}

@@ -1,0 +1,5 @@
+fn main() {
+    std::process::exit(initlab_init::cli::main(
+        initlab_init::signals::Flavor::Clean,
+    ));
+}

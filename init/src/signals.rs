@@ -1,0 +1,194 @@
+//! Signal numbers, names and the two flavours of signal handling.
+//!
+//! Numbers are raw `i32`s rather than `nix::sys::signal::Signal` because that
+//! enum cannot name real-time signals, and an init has to forward those too.
+
+use nix::sys::signal::{SigSet, Signal};
+
+/// Highest signal number on Linux (`SIGRTMAX` as the kernel sees it).
+pub const MAX_SIGNAL: i32 = 64;
+
+/// How the init treats signals: the real one, or the cinit issue-38 replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// Block every catchable signal for the signalfd, and give each child an
+    /// empty mask and default dispositions before exec.
+    Clean,
+    /// Reproduces cinit <= 1.3.3: block only INT, QUIT, TERM and CHLD for the
+    /// signalfd and leave that mask in place across fork and exec.
+    Issue38,
+}
+
+impl Flavor {
+    /// The signals the init blocks before it forks and reads from its signalfd.
+    pub fn handled(self) -> SigSet {
+        match self {
+            // sigfillset: everything except what glibc reserves for itself
+            // (32, 33); the kernel never lets SIGKILL or SIGSTOP be blocked.
+            Flavor::Clean => SigSet::all(),
+            Flavor::Issue38 => {
+                let mut set = SigSet::empty();
+                for sig in [
+                    Signal::SIGINT,
+                    Signal::SIGQUIT,
+                    Signal::SIGTERM,
+                    Signal::SIGCHLD,
+                ] {
+                    set.add(sig);
+                }
+                set
+            }
+        }
+    }
+
+    /// Whether a child's signal mask is emptied between fork and exec. This is
+    /// the one place where the issue-38 build differs in what children inherit.
+    pub fn resets_child_mask(self) -> bool {
+        self == Flavor::Clean
+    }
+
+    pub fn program_name(self) -> &'static str {
+        match self {
+            Flavor::Clean => "initlab-init",
+            Flavor::Issue38 => "initlab-init-issue38",
+        }
+    }
+}
+
+const NAMES: [&str; 31] = [
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+/// `SIGTERM`, `SIGRTMIN+3`, or `SIG32`/`SIG33` for glibc's reserved pair,
+/// whose "real-time" status is a libc convention rather than a kernel one.
+pub fn name(sig: i32) -> String {
+    match sig {
+        1..=31 => format!("SIG{}", NAMES[(sig - 1) as usize]),
+        32 | 33 => format!("SIG{sig}"),
+        34 => "SIGRTMIN".to_string(),
+        35..=63 => format!("SIGRTMIN+{}", sig - 34),
+        64 => "SIGRTMAX".to_string(),
+        _ => format!("signal {sig}"),
+    }
+}
+
+/// Parses `TERM`, `SIGTERM`, `15`, `RTMIN+2` or `SIGRTMAX` into a number.
+pub fn parse(text: &str) -> Option<i32> {
+    let bare = text.trim().to_ascii_uppercase();
+    let bare = bare.strip_prefix("SIG").unwrap_or(&bare);
+    if let Ok(n) = bare.parse::<i32>() {
+        return (1..=MAX_SIGNAL).contains(&n).then_some(n);
+    }
+    if let Some(pos) = NAMES.iter().position(|n| *n == bare) {
+        return Some(pos as i32 + 1);
+    }
+    let rt = |base: i32, rest: &str| -> Option<i32> {
+        let offset = match rest {
+            "" => 0,
+            _ => rest.strip_prefix('+')?.parse::<i32>().ok()?,
+        };
+        let n = base + offset;
+        (34..=MAX_SIGNAL).contains(&n).then_some(n)
+    };
+    if let Some(rest) = bare.strip_prefix("RTMIN") {
+        return rt(34, rest);
+    }
+    if let Some(rest) = bare.strip_prefix("RTMAX") {
+        let offset = match rest {
+            "" => 0,
+            _ => rest.strip_prefix('-')?.parse::<i32>().ok()?,
+        };
+        let n = MAX_SIGNAL - offset;
+        return (34..=MAX_SIGNAL).contains(&n).then_some(n);
+    }
+    None
+}
+
+/// The signals in a `/proc/<pid>/status` mask such as `SigBlk`, where bit
+/// n-1 stands for signal n.
+pub fn decode_mask(mask: u64) -> Vec<i32> {
+    (1..=MAX_SIGNAL)
+        .filter(|sig| mask & (1u64 << (sig - 1)) != 0)
+        .collect()
+}
+
+/// `SIGINT,SIGQUIT,SIGTERM,SIGCHLD`, or `-` for an empty mask.
+pub fn describe_mask(mask: u64) -> String {
+    let names: Vec<String> = decode_mask(mask).into_iter().map(name).collect();
+    if names.is_empty() {
+        "-".to_string()
+    } else {
+        names.join(",")
+    }
+}
+
+/// Signals the kernel raises synchronously on a fault. Such a signal reaching
+/// the signalfd can only have been sent by someone (a fault in the init would
+/// have killed it, since these are blocked), but the check keeps the rule
+/// explicit: forward them only when `si_code` says a process sent them.
+pub fn is_fault_signal(sig: i32) -> bool {
+    [
+        libc::SIGILL,
+        libc::SIGTRAP,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGSEGV,
+        libc::SIGSYS,
+    ]
+    .contains(&sig)
+}
+
+/// `si_code` values at or below zero (SI_USER, SI_QUEUE, SI_TKILL, ...) mean a
+/// process sent the signal; positive ones mean the kernel generated it.
+pub fn sent_by_process(si_code: i32) -> bool {
+    si_code <= 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(1, "SIGHUP")]
+    #[case(15, "SIGTERM")]
+    #[case(17, "SIGCHLD")]
+    #[case(31, "SIGSYS")]
+    #[case(32, "SIG32")]
+    #[case(34, "SIGRTMIN")]
+    #[case(36, "SIGRTMIN+2")]
+    #[case(64, "SIGRTMAX")]
+    fn names_round_trip(#[case] sig: i32, #[case] expected: &str) {
+        assert_eq!(name(sig), expected);
+        assert_eq!(parse(expected), Some(sig));
+    }
+
+    #[rstest]
+    #[case("term", Some(15))]
+    #[case("RTMAX-1", Some(63))]
+    #[case("0", None)]
+    #[case("65", None)]
+    #[case("NOPE", None)]
+    #[case("RTMIN+31", None)]
+    fn parse_edge_cases(#[case] text: &str, #[case] expected: Option<i32>) {
+        assert_eq!(parse(text), expected);
+    }
+
+    #[test]
+    fn issue_38_mask_decodes_as_in_the_report() {
+        assert_eq!(decode_mask(0x14006), vec![2, 3, 15, 17]);
+        assert_eq!(describe_mask(0x14006), "SIGINT,SIGQUIT,SIGTERM,SIGCHLD");
+        assert_eq!(describe_mask(0), "-");
+    }
+
+    #[test]
+    fn issue_38_flavor_blocks_exactly_the_reported_four() {
+        let set = Flavor::Issue38.handled();
+        let blocked: Vec<i32> = (1..=31)
+            .filter(|n| Signal::try_from(*n).is_ok_and(|s| set.contains(s)))
+            .collect();
+        assert_eq!(blocked, vec![2, 3, 15, 17]);
+    }
+}

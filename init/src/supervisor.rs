@@ -1,0 +1,433 @@
+//! The event loop: start programs in order, reap, forward signals, shut down.
+//!
+//! One loop serves both modes. Single-command mode is a configuration of one
+//! program marked as the main child: when it ends, everything else is told to
+//! stop and the init exits with its status.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+
+use crate::config::Kind;
+use crate::exit;
+use crate::fork_exec::{Launch, Prepared, StartError};
+use crate::log;
+use crate::notify::{Message, NotifySocket};
+use crate::reap::{self, Ending};
+use crate::signals::{self, Flavor};
+use crate::tree;
+
+/// How often the loop wakes without a signal, to sweep for zombies whose
+/// SIGCHLD was coalesced with another.
+const SWEEP: Duration = Duration::from_secs(1);
+/// After SIGKILL, how long to wait for the kernel to finish the kills.
+const AFTER_KILL: Duration = Duration::from_secs(2);
+
+pub struct Options {
+    pub grace: Duration,
+    /// Forward signals to each child's process group instead of its pid.
+    pub group: bool,
+    pub flavor: Flavor,
+}
+
+/// A program to supervise.
+pub struct Unit {
+    pub name: String,
+    pub launch: Launch,
+    pub kind: Kind,
+    /// Indices of units that must be done (oneshot) or ready (notify) first.
+    pub after: Vec<usize>,
+    pub notify: Option<NotifySocket>,
+    state: State,
+    ready: bool,
+    term_sent: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Running(Pid),
+    Ended(Ending),
+    StartFailed(i32),
+    /// Not started because a dependency failed.
+    Skipped,
+}
+
+impl Unit {
+    pub fn new(name: String, launch: Launch, kind: Kind, after: Vec<usize>) -> Unit {
+        Unit {
+            name,
+            launch,
+            kind,
+            after,
+            notify: None,
+            state: State::Waiting,
+            ready: false,
+            term_sent: false,
+        }
+    }
+
+    fn pid(&self) -> Option<Pid> {
+        match self.state {
+            State::Running(pid) => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// Dependants may start.
+    fn satisfies(&self) -> bool {
+        match self.kind {
+            Kind::Oneshot => matches!(self.state, State::Ended(e) if e.success()),
+            Kind::Notify => self.ready,
+        }
+    }
+
+    /// Dependants will never start.
+    fn failed(&self) -> bool {
+        match self.state {
+            State::StartFailed(_) | State::Skipped => true,
+            State::Ended(e) => match self.kind {
+                Kind::Oneshot => !e.success(),
+                Kind::Notify => !self.ready,
+            },
+            State::Waiting | State::Running(_) => false,
+        }
+    }
+}
+
+enum Phase {
+    Running,
+    Stopping {
+        deadline: Instant,
+        /// Set once SIGKILL went out: the moment to give up waiting.
+        killed_at: Option<Instant>,
+        orphans_termed: bool,
+        /// Stopping was asked for by a signal, not by the programs ending.
+        requested: bool,
+    },
+}
+
+pub struct Supervisor {
+    units: Vec<Unit>,
+    /// Single-command mode: the index of the main child.
+    main: Option<usize>,
+    options: Options,
+    signals: SignalFd,
+    phase: Phase,
+}
+
+impl Supervisor {
+    /// `signals` must read the set that was blocked before anything forked.
+    pub fn new(units: Vec<Unit>, main: Option<usize>, options: Options) -> nix::Result<Self> {
+        let signals = SignalFd::with_flags(
+            &options.flavor.handled(),
+            SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+        )?;
+        Ok(Supervisor {
+            units,
+            main,
+            options,
+            signals,
+            phase: Phase::Running,
+        })
+    }
+
+    /// Runs until every program and every adopted process is gone; returns the
+    /// init's exit status.
+    pub fn run(mut self) -> i32 {
+        loop {
+            // Notifications before the sweep: a forking program's MAINPID=
+            // must be known before its original parent is reaped.
+            self.read_notifications();
+            let sweep = reap::sweep();
+            for (pid, ending) in sweep.ended {
+                self.record(pid, ending);
+            }
+            if matches!(self.phase, Phase::Running) {
+                self.start_due();
+            }
+            if matches!(self.phase, Phase::Running) && self.all_settled() {
+                self.begin_stop(false);
+            }
+            if let Phase::Stopping { killed_at, .. } = self.phase {
+                self.advance_stop();
+                let gave_up = killed_at.is_some_and(|t| t.elapsed() >= AFTER_KILL);
+                if sweep.no_children || gave_up {
+                    if !sweep.no_children {
+                        log::say("some processes did not end after SIGKILL; exiting anyway");
+                    }
+                    return self.status();
+                }
+            }
+            self.wait();
+            self.read_signals();
+        }
+    }
+
+    fn start_due(&mut self) {
+        loop {
+            let mut progress = false;
+            for i in 0..self.units.len() {
+                if self.units[i].state != State::Waiting {
+                    continue;
+                }
+                let deps = &self.units[i].after;
+                if let Some(&d) = deps.iter().find(|&&d| self.units[d].failed()) {
+                    log::say(format!(
+                        "{}: not started because `{}` failed",
+                        self.units[i].name, self.units[d].name
+                    ));
+                    self.units[i].state = State::Skipped;
+                    progress = true;
+                } else if deps.iter().all(|&d| self.units[d].satisfies()) {
+                    self.start(i);
+                    progress = true;
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        let unit = &mut self.units[i];
+        let result = Prepared::new(&unit.launch).and_then(|p| p.spawn());
+        match result {
+            Ok(pid) => {
+                log::info(format!("{}: started as pid {pid}", unit.name));
+                unit.state = State::Running(pid);
+            }
+            Err(e) => {
+                let label = if self.main.is_some() {
+                    String::new()
+                } else {
+                    format!("{}: ", unit.name)
+                };
+                log::say(format!("{label}{e}"));
+                let code = match (&e, self.main) {
+                    (StartError::Init(_), Some(_)) => exit::SINGLE_SETUP,
+                    (_, Some(_)) => e.exit_code(),
+                    (_, None) => exit::START_FAILED,
+                };
+                unit.state = State::StartFailed(code);
+            }
+        }
+    }
+
+    fn read_notifications(&mut self) {
+        for unit in &mut self.units {
+            let Some(sock) = &unit.notify else { continue };
+            for message in sock.drain() {
+                match message {
+                    Message::Ready if !unit.ready => {
+                        log::info(format!("{}: ready", unit.name));
+                        unit.ready = true;
+                    }
+                    Message::Ready => {}
+                    Message::Status(text) => log::say(format!("{}: status: {text}", unit.name)),
+                    Message::MainPid(pid) if pid > 0 => {
+                        if let State::Running(_) = unit.state {
+                            log::info(format!("{}: main pid is now {pid}", unit.name));
+                            unit.state = State::Running(Pid::from_raw(pid));
+                        }
+                    }
+                    Message::MainPid(_) => {}
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, pid: Pid, ending: Ending) {
+        let Some(i) = self.units.iter().position(|u| u.pid() == Some(pid)) else {
+            return; // an adopted orphan, or a forking program's original parent
+        };
+        let unit = &mut self.units[i];
+        unit.state = State::Ended(ending);
+        // In single mode the status is the init's own exit status: saying it
+        // twice would only be noise.
+        if ending.success() || self.main.is_some() {
+            log::info(format!("{}: {ending}", unit.name));
+        } else {
+            log::say(format!("{}: {ending}", unit.name));
+        }
+        if Some(i) == self.main && matches!(self.phase, Phase::Running) {
+            self.begin_stop(false);
+        }
+    }
+
+    /// No unit is running, and none can start any more.
+    fn all_settled(&self) -> bool {
+        self.units
+            .iter()
+            .all(|u| !matches!(u.state, State::Waiting | State::Running(_)))
+    }
+
+    fn begin_stop(&mut self, requested: bool) {
+        self.phase = Phase::Stopping {
+            deadline: Instant::now() + self.options.grace,
+            killed_at: None,
+            orphans_termed: false,
+            requested,
+        };
+    }
+
+    /// Sends SIGTERM in reverse dependency order, then to whatever else is
+    /// left; SIGKILL to everything once the grace period is over.
+    fn advance_stop(&mut self) {
+        let Phase::Stopping {
+            deadline,
+            killed_at,
+            orphans_termed,
+            ..
+        } = &mut self.phase
+        else {
+            return;
+        };
+        if killed_at.is_some() {
+            return;
+        }
+        if Instant::now() >= *deadline {
+            log::say(format!(
+                "grace period of {:?} is over; sending SIGKILL to every remaining process",
+                self.options.grace
+            ));
+            tree::signal_all(libc::SIGKILL);
+            *killed_at = Some(Instant::now());
+            return;
+        }
+        // In single mode the main child got the signal itself, forwarded.
+        if self.main.is_none() {
+            let running: Vec<bool> = self.units.iter().map(|u| u.pid().is_some()).collect();
+            for i in 0..self.units.len() {
+                let Some(pid) = self.units[i].pid() else {
+                    continue;
+                };
+                let dependant_running = self
+                    .units
+                    .iter()
+                    .enumerate()
+                    .any(|(j, u)| running[j] && u.after.contains(&i));
+                if !self.units[i].term_sent && !dependant_running {
+                    log::info(format!("{}: sending SIGTERM", self.units[i].name));
+                    send(pid, libc::SIGTERM, self.options.group, None);
+                    self.units[i].term_sent = true;
+                }
+            }
+        }
+        let units_done = self.units.iter().all(|u| u.pid().is_none());
+        if units_done && !*orphans_termed {
+            tree::signal_all(libc::SIGTERM);
+            *orphans_termed = true;
+        }
+    }
+
+    fn status(&self) -> i32 {
+        if let Some(main) = self.main {
+            return match self.units[main].state {
+                State::Ended(e) => e.code(),
+                State::StartFailed(code) => code,
+                // Killed before it could be reaped: report what we did to it.
+                _ => 128 + libc::SIGKILL,
+            };
+        }
+        let requested = matches!(
+            self.phase,
+            Phase::Stopping {
+                requested: true,
+                ..
+            }
+        );
+        let mut code = 0;
+        for unit in &self.units {
+            match unit.state {
+                State::StartFailed(_) => return exit::START_FAILED,
+                State::Ended(Ending::Signaled(libc::SIGTERM)) if requested && unit.term_sent => {}
+                State::Ended(e) if !e.success() => code = exit::PROGRAM_FAILED,
+                State::Running(_) => code = exit::PROGRAM_FAILED,
+                _ => {}
+            }
+        }
+        code
+    }
+
+    /// Sleeps until a signal, a notification, the next sweep or a deadline.
+    fn wait(&self) {
+        let mut timeout = SWEEP;
+        if let Phase::Stopping {
+            deadline,
+            killed_at,
+            ..
+        } = self.phase
+        {
+            let until = match killed_at {
+                Some(t) => t + AFTER_KILL,
+                None => deadline,
+            };
+            timeout = timeout.min(until.saturating_duration_since(Instant::now()));
+        }
+        let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        let notify: Vec<BorrowedFd<'_>> = self
+            .units
+            .iter()
+            .filter_map(|u| u.notify.as_ref().map(|n| n.fd()))
+            .collect();
+        fds.extend(notify.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
+        let ms =
+            PollTimeout::try_from(timeout.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
+        let _ = nix::poll::poll(&mut fds, ms);
+    }
+
+    fn read_signals(&mut self) {
+        while let Ok(Some(info)) = self.signals.read_signal() {
+            let sig = info.ssi_signo as i32;
+            if sig == libc::SIGCHLD {
+                continue; // the sweep after this wake-up collects the child
+            }
+            if signals::is_fault_signal(sig) && !signals::sent_by_process(info.ssi_code) {
+                continue;
+            }
+            let stopping_now = matches!(self.phase, Phase::Running)
+                && (sig == libc::SIGTERM || sig == libc::SIGINT);
+            if stopping_now {
+                log::info(format!("received {}; stopping", signals::name(sig)));
+                self.begin_stop(true);
+                if self.main.is_none() {
+                    continue; // advance_stop sends SIGTERM in order
+                }
+            }
+            let value = (info.ssi_code == libc::SI_QUEUE).then_some(info.ssi_ptr);
+            for unit in &self.units {
+                if let Some(pid) = unit.pid() {
+                    log::info(format!(
+                        "forwarding {} to {} (pid {pid})",
+                        signals::name(sig),
+                        unit.name
+                    ));
+                    send(pid, sig, self.options.group, value);
+                }
+            }
+        }
+    }
+}
+
+/// Sends `sig` to `pid`, or to its process group; a queued signal keeps its
+/// value when it goes to a single process (sigqueue cannot address a group).
+fn send(pid: Pid, sig: i32, group: bool, value: Option<u64>) {
+    // SAFETY: kill and sigqueue have no memory effects on this process.
+    unsafe {
+        if group {
+            libc::kill(-pid.as_raw(), sig);
+        } else if let Some(v) = value {
+            let val = libc::sigval {
+                sival_ptr: v as usize as *mut libc::c_void,
+            };
+            libc::sigqueue(pid.as_raw(), sig, val);
+        } else {
+            libc::kill(pid.as_raw(), sig);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Shutdown: SIGTERM, the grace period, SIGKILL, and nothing left behind.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use rstest::rstest;
+
+/// A child and an orphan that both ignore SIGTERM are SIGKILLed after the
+/// grace period, and the init exits well before grace + 2 s.
+#[rstest]
+fn stubborn_processes_are_killed_after_grace(#[values(Env::Direct, Env::Pid1)] env: Env) {
+    let script = "trap '' TERM; (sleep 60 &); sleep 60 & echo $!; wait";
+    let mut live = Live::start(
+        command(INIT, env, &["--grace", "1", "--", "sh", "-c", script]),
+        env,
+    );
+    // The pid printed is the namespace's; the tree below is read from here.
+    live.line(Duration::from_secs(10));
+    let init = live.init_pid();
+    // Three processes below the init: sh, its sleep, the orphaned sleep.
+    wait_for("the tree to form", Duration::from_secs(10), || {
+        (descendants(init).len() >= 3).then_some(())
+    });
+    let tree = descendants(init);
+    let started = Instant::now();
+    live.signal(libc::SIGTERM);
+    let status = live.wait(Duration::from_secs(10));
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(128 + 9), "the main child was SIGKILLed");
+    assert!(
+        took >= Duration::from_millis(900),
+        "grace honoured: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "exit well before grace + 2 s: {took:?}"
+    );
+    for pid in tree {
+        assert!(!alive(pid), "pid {pid} survived the init");
+    }
+}
+
+/// The grace period is a deadline, not a sleep: a child that stops at once
+/// lets the init exit at once.
+#[test]
+fn prompt_exit_does_not_wait_for_grace() {
+    let mut live = Live::start(
+        command(
+            INIT,
+            Env::Direct,
+            &["--grace", "30", "--", "sh", "-c", "echo up; sleep 60"],
+        ),
+        Env::Direct,
+    );
+    assert_eq!(live.line(Duration::from_secs(10)), "up");
+    let started = Instant::now();
+    live.signal(libc::SIGTERM);
+    let status = live.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// When the main child exits, leftover processes get SIGTERM and the init
+/// exits with the main child's status.
+#[test]
+fn leftovers_are_stopped_when_the_main_child_exits() {
+    let mut live = Live::start(
+        command(
+            INIT,
+            Env::Direct,
+            &["--", "sh", "-c", "(sleep 60 &); sleep 60 & echo $!; exit 3"],
+        ),
+        Env::Direct,
+    );
+    let sleeper: i32 = live.line(Duration::from_secs(10)).parse().unwrap();
+    assert_eq!(live.wait(Duration::from_secs(10)).code(), Some(3));
+    assert!(!alive(sleeper));
+}
