@@ -138,6 +138,7 @@ fn single_unit(command: Vec<OsString>, flavor: Flavor) -> Unit {
         workdir: None,
         credentials: None,
         keep_mask: !flavor.resets_child_mask(),
+        ..Launch::default()
     };
     Unit::new("main".into(), launch, Default::default(), Vec::new())
 }
@@ -228,6 +229,7 @@ fn program_launch(p: &Program, flavor: Flavor) -> Result<Launch, Failure> {
         workdir: p.workdir.clone(),
         credentials: credentials(p)?,
         keep_mask: !flavor.resets_child_mask(),
+        ..Launch::default()
     })
 }
 

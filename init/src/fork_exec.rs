@@ -42,6 +42,13 @@ pub struct Launch {
     pub credentials: Option<(u32, u32)>,
     /// Leave the signal mask as inherited (the issue-38 build).
     pub keep_mask: bool,
+    /// Descriptors to install as the child's stdin, stdout and stderr; `None`
+    /// keeps what the parent has. The caller keeps them open until spawn returns.
+    pub stdio: [Option<RawFd>; 3],
+    /// Start the child as PID 1 of a fresh PID and mount namespace with its own
+    /// `/proc` (needs CAP_SYS_ADMIN). The init never does this; the harness
+    /// uses it to run an init as PID 1 without a container engine.
+    pub new_pid_namespace: bool,
 }
 
 /// Why a child could not be started. The numbers match what a shell reports.
@@ -77,14 +84,18 @@ impl fmt::Display for StartError {
 }
 
 /// Steps reported through the error pipe, so the parent can say which failed.
-const STEPS: [&str; 5] = [
+const STEPS: [&str; 7] = [
     "set the process group",
     "set the user and group",
     "change to the working directory",
     "close inherited descriptors",
     "execute",
+    "redirect standard descriptors",
+    "set up the PID namespace",
 ];
 const STEP_EXEC: u32 = 4;
+const STEP_STDIO: u32 = 5;
+const STEP_NAMESPACE: u32 = 6;
 
 /// A launch with every allocation done: safe to use after fork.
 pub struct Prepared {
@@ -99,6 +110,8 @@ pub struct Prepared {
     keep_mask: bool,
     take_terminal: bool,
     fd_ceiling: libc::c_int,
+    stdio: [Option<RawFd>; 3],
+    new_pid_namespace: bool,
 }
 
 fn cstring(bytes: &OsStr, what: &str) -> Result<CString, StartError> {
@@ -179,8 +192,10 @@ impl Prepared {
             workdir,
             credentials: launch.credentials,
             keep_mask: launch.keep_mask,
-            take_terminal: owns_terminal_foreground(),
+            take_terminal: launch.stdio[0].is_none() && owns_terminal_foreground(),
             fd_ceiling: fd_ceiling(),
+            stdio: launch.stdio,
+            new_pid_namespace: launch.new_pid_namespace,
         })
     }
 
@@ -191,7 +206,7 @@ impl Prepared {
             .map_err(|e| StartError::Init(format!("cannot create a pipe: {}", e.desc())))?;
         // SAFETY: the child runs only `exec_child`, which makes async-signal-safe
         // system calls on data prepared before the fork, then execs or exits.
-        match unsafe { nix::unistd::fork() } {
+        match unsafe { self.fork() } {
             Err(e) => Err(StartError::Init(format!("cannot fork: {}", e.desc()))),
             Ok(ForkResult::Child) => {
                 // SAFETY: see above; this never returns.
@@ -223,6 +238,29 @@ impl Prepared {
         }
     }
 
+    /// fork(), or for a new PID namespace a raw clone() with fork's
+    /// semantics (no new stack): glibc's fork cannot create namespaces, and
+    /// unshare(CLONE_NEWPID) would put only the grandchild in the namespace.
+    ///
+    /// # Safety
+    /// As for fork: the child may only make async-signal-safe calls.
+    unsafe fn fork(&self) -> nix::Result<ForkResult> {
+        if !self.new_pid_namespace {
+            // SAFETY: forwarded to the caller.
+            return unsafe { nix::unistd::fork() };
+        }
+        let flags = (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::SIGCHLD) as libc::c_ulong;
+        // SAFETY: clone with a null stack continues on a copy of ours, like fork.
+        let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+        match pid {
+            -1 => Err(Errno::last()),
+            0 => Ok(ForkResult::Child),
+            pid => Ok(ForkResult::Parent {
+                child: Pid::from_raw(pid as libc::pid_t),
+            }),
+        }
+    }
+
     /// The child side. Never returns.
     ///
     /// # Safety
@@ -245,6 +283,9 @@ impl Prepared {
         };
         // SAFETY (whole block): plain system calls on prepared data.
         unsafe {
+            if self.new_pid_namespace && !mount_own_proc() {
+                fail(STEP_NAMESPACE);
+            }
             if libc::setpgid(0, 0) != 0 {
                 fail(0);
             }
@@ -266,6 +307,19 @@ impl Prepared {
                     fail(2);
                 }
             }
+            for (target, fd) in self.stdio.iter().enumerate() {
+                let Some(fd) = *fd else { continue };
+                let target = target as RawFd;
+                // dup2 onto itself would keep close-on-exec set: clear it instead.
+                let ok = if fd == target {
+                    libc::fcntl(fd, libc::F_SETFD, 0) == 0
+                } else {
+                    libc::dup2(fd, target) == target
+                };
+                if !ok {
+                    fail(STEP_STDIO);
+                }
+            }
             if close_from(3, report, self.fd_ceiling).is_err() {
                 fail(3);
             }
@@ -281,6 +335,28 @@ impl Prepared {
             );
             fail(STEP_EXEC)
         }
+    }
+}
+
+/// In a fresh mount namespace: stop mount events from propagating to the
+/// parent namespace, then mount a `/proc` that shows this PID namespace.
+fn mount_own_proc() -> bool {
+    // SAFETY: mount with static, NUL-terminated strings.
+    unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) == 0
+            && libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) == 0
     }
 }
 

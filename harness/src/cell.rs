@@ -1,0 +1,358 @@
+//! One cell: a variant × scenario × environment, run once with deadlines,
+//! torn down completely, and judged against its expectation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::checks::{Baseline, Check, Verdict};
+use crate::drivers::{self, Ctx, Outcome, Timing};
+use crate::environment::{self, EnvKind, StartSpec};
+use crate::expect::Expectations;
+use crate::inits::Inits;
+use crate::proc_state::Observed;
+use crate::python::Python;
+use crate::reaper;
+use crate::scenario::{Driver, Scenario};
+use crate::self_report;
+use crate::variant::{self, Program, Variant};
+
+/// What every cell of a run shares.
+pub struct RunCtx {
+    pub inits: Inits,
+    pub python: Option<Python>,
+    pub scenarios_dir: PathBuf,
+    pub timing: Timing,
+    pub expectations: Expectations,
+    /// A variant that is not installed fails instead of being skipped (CI).
+    pub strict: bool,
+    pub workdir: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CellResult {
+    pub variant: String,
+    pub scenario: String,
+    pub environment: String,
+    pub verdict: Verdict,
+    /// `pass`, or `fail: blocked, boot` — the checks expected to fail.
+    pub expected: String,
+    pub matches_expectation: bool,
+    /// Why the expectation is what it is, when it is recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectation_reason: Option<String>,
+    /// One line: what went wrong, or why it was skipped.
+    pub reason: String,
+    pub checks: Vec<Check>,
+    pub processes: Vec<Observed>,
+    pub versions: BTreeMap<String, String>,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
+}
+
+impl CellResult {
+    pub fn id(&self) -> String {
+        format!(
+            "{} × {} × {}",
+            self.variant, self.scenario, self.environment
+        )
+    }
+
+    pub fn failed_checks(&self) -> BTreeSet<String> {
+        self.checks
+            .iter()
+            .filter(|c| c.verdict == Verdict::Fail)
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
+fn expected_text(fails: &BTreeSet<String>, may_fail: &BTreeSet<String>) -> String {
+    let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+    let mut text = if fails.is_empty() {
+        "pass".into()
+    } else {
+        format!("fail: {}", list(fails))
+    };
+    if !may_fail.is_empty() {
+        text.push_str(&format!(" (may fail: {})", list(may_fail)));
+    }
+    text
+}
+
+/// Runs one cell. `baseline` is `None` for the baseline run itself.
+pub fn run(
+    ctx: &RunCtx,
+    variant: &Variant,
+    scenario: &Scenario,
+    env: EnvKind,
+    baseline: Option<&Baseline>,
+) -> CellResult {
+    let started = Instant::now();
+    let mut versions = BTreeMap::new();
+    let outcome = prepare_and_run(ctx, variant, scenario, env, baseline, &mut versions)
+        .map_err(|Skip(reason)| reason);
+    let expectation = ctx
+        .expectations
+        .for_cell(&variant.name, &scenario.name, env.name());
+    let expected = expectation.map(|e| e.fails.clone()).unwrap_or_default();
+    let may_fail = expectation.map(|e| e.may_fail.clone()).unwrap_or_default();
+    let mut result = CellResult {
+        variant: variant.name.clone(),
+        scenario: scenario.name.clone(),
+        environment: env.name().into(),
+        verdict: Verdict::Pass,
+        expected: expected_text(&expected, &may_fail),
+        matches_expectation: true,
+        expectation_reason: expectation.map(|e| e.reason.clone()),
+        reason: String::new(),
+        checks: Vec::new(),
+        processes: Vec::new(),
+        versions,
+        duration_ms: 0,
+        log_tail: Vec::new(),
+    };
+    match outcome {
+        Err(reason) => {
+            result.verdict = if ctx.strict {
+                Verdict::Fail
+            } else {
+                Verdict::Skip
+            };
+            result.matches_expectation = !ctx.strict;
+            result.reason = reason;
+        }
+        Ok((outcome, log)) => {
+            result.checks = outcome.checks;
+            result.processes = outcome.processes;
+            let failed = result.failed_checks();
+            if !failed.is_empty() {
+                result.verdict = Verdict::Fail;
+            }
+            result.matches_expectation = failed.is_superset(&expected)
+                && failed.difference(&may_fail).all(|f| expected.contains(f));
+            result.reason = explain(&result, &expected, &failed);
+            if !failed.is_empty() || !result.matches_expectation {
+                result.log_tail = self_report::tail(&log, 15);
+            }
+        }
+    }
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    result
+}
+
+fn explain(result: &CellResult, expected: &BTreeSet<String>, failed: &BTreeSet<String>) -> String {
+    let first_evidence = |names: &BTreeSet<String>| {
+        result
+            .checks
+            .iter()
+            .find(|c| names.contains(&c.name))
+            .map(|c| format!("{}: {}", c.name, c.evidence))
+            .unwrap_or_default()
+    };
+    if result.matches_expectation {
+        return match (&result.expectation_reason, failed.is_empty()) {
+            (_, true) => String::new(),
+            (Some(why), false) => format!("as expected: {why}"),
+            (None, false) => first_evidence(failed),
+        };
+    }
+    let unexpected: BTreeSet<String> = failed.difference(expected).cloned().collect();
+    let missing: Vec<String> = expected.difference(failed).cloned().collect();
+    if !unexpected.is_empty() {
+        first_evidence(&unexpected)
+    } else {
+        format!(
+            "expected to fail but passed: {} ({})",
+            missing.join(", "),
+            first_evidence(&missing.iter().cloned().collect())
+        )
+    }
+}
+
+/// Why a cell could not run at all.
+struct Skip(String);
+
+fn prepare_and_run(
+    ctx: &RunCtx,
+    variant: &Variant,
+    scenario: &Scenario,
+    env: EnvKind,
+    baseline: Option<&Baseline>,
+    versions: &mut BTreeMap<String, String>,
+) -> Result<(Outcome, PathBuf), Skip> {
+    let init_program = match variant.program() {
+        Program::None => None,
+        Program::Ours("initlab-init") => Some(ctx.inits.init.clone()),
+        Program::Ours(_) => Some(ctx.inits.issue38.clone()),
+        Program::External(name) => Some(which::which(&name).map_err(|_| {
+            Skip(match &variant.install {
+                Some(cmd) => format!("{name} is not installed; install it with `{cmd}`"),
+                None => format!("{name} is not on PATH"),
+            })
+        })?),
+    };
+    if let Some(program) = &init_program {
+        if let Some(v) = variant::version_of(program) {
+            versions.insert("init".into(), v);
+        }
+    }
+    let python = match (&ctx.python, scenario.needs_python()) {
+        (Some(p), true) => {
+            versions.insert("workload".into(), p.versions.clone());
+            p.path.display().to_string()
+        }
+        (None, true) => return Err(Skip("no Python environment for this scenario".into())),
+        (_, false) => String::new(),
+    };
+    if env == EnvKind::Docker {
+        return Err(Skip(
+            "the docker environment is not available in this build".into(),
+        ));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(&format!(
+            "{}-{}-{}-",
+            variant.name,
+            scenario.name,
+            env.name()
+        ))
+        .tempdir_in(&ctx.workdir)
+        .map_err(|e| Skip(format!("cannot create a cell directory: {e}")))?;
+    let log_path = dir.path().join("workload.log");
+    // Append mode: master and workers share this file, and without it their
+    // concurrent writes land at one shared offset and overwrite each other.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Skip(format!("cannot create {}: {e}", log_path.display())))?;
+    let port = free_port().map_err(|e| Skip(format!("no free TCP port on 127.0.0.1: {e}")))?;
+    let scenarios = ctx.scenarios_dir.display().to_string();
+    let workload = scenario.argv(&python, &scenarios, port);
+    let env_vars = workload_env(scenario, dir.path());
+    let mut argv = Vec::new();
+    for part in &variant.prefix {
+        match part.as_str() {
+            "{initlab-init}" => argv.push(ctx.inits.init.display().to_string()),
+            "{initlab-init-issue38}" => argv.push(ctx.inits.issue38.display().to_string()),
+            "{config}" => argv.push(
+                write_config(dir.path(), &workload, &env_vars, &ctx.scenarios_dir)
+                    .map_err(Skip)?
+                    .display()
+                    .to_string(),
+            ),
+            other => argv.push(other.to_string()),
+        }
+    }
+    // The config variant has the workload in its file, not on the command line.
+    if !variant.writes_config() {
+        argv.extend(workload);
+    }
+    let spec = StartSpec {
+        argv: &argv,
+        env: &env_vars,
+        workdir: &ctx.scenarios_dir,
+        log: &log,
+    };
+    let started = environment::start_process(&spec, env == EnvKind::Pid1)
+        .map_err(|e| Skip(format!("cannot start `{}`: {e}", argv.join(" "))))?;
+    let mut dctx = Ctx {
+        root: started.root,
+        has_init: variant.has_init(),
+        log: log_path.clone(),
+        port,
+        timing: &ctx.timing,
+        baseline,
+        seen: Vec::new(),
+    };
+    let outcome = match scenario.driver {
+        Driver::Probe => drivers::probe(&mut dctx),
+        Driver::Script => drivers::script(&mut dctx),
+        Driver::Gunicorn => drivers::gunicorn(&mut dctx),
+        Driver::Control => drivers::control(&mut dctx),
+    };
+    let survivors = reaper::kill_tree(started.root, &dctx.seen);
+    reaper::wait(started.root, ctx.timing.exit);
+    reaper::release(started.root);
+    let mut outcome = outcome;
+    if !survivors.is_empty() {
+        outcome.checks.push(Check::fail(
+            "teardown",
+            format!("processes survived SIGKILL: {survivors:?}"),
+        ));
+    }
+    // Keep the log beside the run's other files; the cell directory goes.
+    let kept = ctx.workdir.join(format!(
+        "{}--{}--{}.log",
+        variant.name,
+        scenario.name,
+        env.name()
+    ));
+    let _ = std::fs::copy(&log_path, &kept);
+    Ok((outcome, kept))
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn workload_env(scenario: &Scenario, home: &Path) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "PATH".to_string(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        ),
+        // gunicorn keeps a control socket under HOME: one HOME per cell.
+        ("HOME".into(), home.display().to_string()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("PYTHONUNBUFFERED".into(), "1".into()),
+        ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+    ];
+    env.extend(scenario.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+#[derive(Serialize)]
+struct ConfigFile<'a> {
+    programs: [ConfigProgram<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ConfigProgram<'a> {
+    name: &'a str,
+    path: &'a str,
+    args: &'a [String],
+    workdir: &'a Path,
+    env: Vec<BTreeMap<&'a str, &'a str>>,
+}
+
+/// The `--config` variant's YAML: the workload as the one program.
+fn write_config(
+    dir: &Path,
+    workload: &[String],
+    env: &[(String, String)],
+    workdir: &Path,
+) -> Result<PathBuf, String> {
+    let file = ConfigFile {
+        programs: [ConfigProgram {
+            name: "workload",
+            path: &workload[0],
+            args: &workload[1..],
+            workdir,
+            env: env
+                .iter()
+                .map(|(k, v)| BTreeMap::from([(k.as_str(), v.as_str())]))
+                .collect(),
+        }],
+    };
+    let path = dir.join("init.yml");
+    let text = serde_yaml_ng::to_string(&file).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}

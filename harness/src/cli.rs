@@ -1,0 +1,365 @@
+//! The `initlab` command line.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cell::RunCtx;
+use crate::drivers::Timing;
+use crate::environment::EnvKind;
+use crate::expect::Expectations;
+use crate::matrix::{self, Planned};
+use crate::report::{self, Format};
+use crate::scenario::{self, Scenario};
+use crate::variant::{self, Program, Variant};
+use crate::{inits, inspect, interrupt, python, reaper, reproduce};
+
+/// Exit statuses.
+pub mod status {
+    /// Every cell matched its expectation.
+    pub const OK: i32 = 0;
+    /// At least one cell deviated from its expectation.
+    pub const DEVIATED: i32 = 1;
+    /// Bad command line or input file.
+    pub const USAGE: i32 = 2;
+    /// What the run needs could not be set up (Python, init binaries).
+    pub const SETUP: i32 = 3;
+    /// Interrupted by SIGINT or SIGTERM.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "initlab",
+    version,
+    about = "Runs gunicorn + gevent workloads under many inits and checks, from /proc and from \
+             the workload's behaviour, that signal masks are clean and SIGCHLD is delivered.",
+    after_help = "Exit status: 0 every cell matched its expectation, 1 a cell deviated, \
+                  2 bad usage, 3 setup failed, 130 interrupted."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the matrix of variants × scenarios × environments.
+    Run(RunArgs),
+    /// Reproduce a known bug and show the fix holding.
+    Reproduce {
+        /// The bug: `issue-38` (cinit's inherited signal mask).
+        bug: String,
+        #[command(flatten)]
+        common: Common,
+        /// Where to run it.
+        #[arg(long, default_value = "direct", value_name = "ENV")]
+        env: String,
+    },
+    /// List variants (found on this machine, with versions), scenarios and environments.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show the decoded signal state of a process and its descendants.
+    Inspect {
+        pid: i32,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Options every command that runs cells shares.
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// Add a variant: NAME='ARGV PREFIX' (repeatable), e.g. --init my-tini='tini -s --'.
+    #[arg(long = "init", value_name = "NAME=PREFIX")]
+    inits: Vec<String>,
+    /// Add the variants of a YAML file in the format of harness/variants.yml (repeatable).
+    #[arg(long = "variants", value_name = "FILE")]
+    variants_files: Vec<PathBuf>,
+    /// Use this interpreter (with gevent and gunicorn) instead of the harness's venv.
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+    /// The scenarios folder (default: the one in this workspace).
+    #[arg(long, value_name = "DIR")]
+    scenarios: Option<PathBuf>,
+    /// Where initlab-init and initlab-init-issue38 are (default: built from this workspace).
+    #[arg(long, value_name = "DIR", env = "INITLAB_INIT_DIR")]
+    init_dir: Option<PathBuf>,
+    /// Expectations file replacing the built-in harness/expectations.yml.
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Only these variants (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    variant: Vec<String>,
+    /// Only these scenarios (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    scenario: Vec<String>,
+    /// Only these environments (comma-separated): direct, pid1.
+    #[arg(long, value_delimiter = ',')]
+    env: Vec<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Cells run at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// A failure with its exit status, printed as one line.
+pub struct Failure(pub i32, pub String);
+
+fn usage(msg: String) -> Failure {
+    Failure(status::USAGE, msg)
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                status::USAGE
+            } else {
+                status::OK
+            };
+        }
+    };
+    interrupt::install(cleanup);
+    reaper::start();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Reproduce { bug, common, env } => reproduce_cmd(&bug, &common, &env),
+        Command::List { common } => list(&common),
+        Command::Inspect { pid, json } => inspect::main(pid, json),
+    };
+    cleanup();
+    match result {
+        Ok(code) => code,
+        Err(Failure(code, msg)) => {
+            eprintln!("initlab: {msg}");
+            code
+        }
+    }
+}
+
+/// Leaves nothing behind: every process still below the harness.
+fn cleanup() {
+    let left = reaper::kill_all_descendants();
+    if !left.is_empty() {
+        eprintln!("initlab: processes that would not die: {left:?}");
+    }
+}
+
+/// Resolves comma-separated names against the known ones, in the known order.
+fn select<'a, T>(
+    what: &str,
+    asked: &[String],
+    known: &'a [T],
+    name: impl Fn(&T) -> &str,
+) -> Result<Vec<&'a T>, Failure> {
+    if asked.is_empty() {
+        return Ok(known.iter().collect());
+    }
+    let names: Vec<&str> = known.iter().map(&name).collect();
+    for a in asked {
+        if !names.contains(&a.as_str()) {
+            return Err(usage(format!(
+                "unknown {what} `{a}`; known: {}",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(known
+        .iter()
+        .filter(|k| asked.iter().any(|a| a == name(k)))
+        .collect())
+}
+
+fn load_catalogue(common: &Common) -> Result<(Vec<Variant>, Vec<Scenario>, PathBuf), Failure> {
+    let variants = variant::load(&common.variants_files, &common.inits).map_err(usage)?;
+    let dir = common
+        .scenarios
+        .clone()
+        .unwrap_or_else(scenario::default_dir);
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let scenarios = scenario::load(&dir).map_err(usage)?;
+    Ok((variants, scenarios, dir))
+}
+
+fn run_ctx(common: &Common, dir: &Path, scenarios: &[&Scenario]) -> Result<RunCtx, Failure> {
+    let expectations = Expectations::load(common.expectations.as_deref()).map_err(usage)?;
+    let inits = inits::locate(common.init_dir.as_deref()).map_err(|e| Failure(status::SETUP, e))?;
+    let python = if scenarios.iter().any(|s| s.needs_python()) {
+        Some(
+            python::provide(common.python.as_deref(), dir)
+                .map_err(|e| Failure(status::SETUP, e))?,
+        )
+    } else {
+        None
+    };
+    let workdir = tempfile::Builder::new()
+        .prefix("initlab-run-")
+        .tempdir()
+        .map_err(|e| Failure(status::SETUP, format!("cannot create a run directory: {e}")))?
+        .keep();
+    Ok(RunCtx {
+        inits,
+        python,
+        scenarios_dir: dir.to_path_buf(),
+        timing: Timing::default(),
+        expectations,
+        strict: std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false"),
+        workdir,
+    })
+}
+
+fn run(args: RunArgs) -> Result<i32, Failure> {
+    let (variants, scenarios, dir) = load_catalogue(&args.common)?;
+    let chosen_variants = select("variant", &args.variant, &variants, |v| &v.name)?;
+    let mut chosen_scenarios = select("scenario", &args.scenario, &scenarios, |s| &s.name)?;
+    if args.scenario.is_empty() {
+        chosen_scenarios.retain(|s| s.default);
+    }
+    let default_envs = [EnvKind::Direct, EnvKind::Pid1];
+    let envs: Vec<EnvKind> = if args.env.is_empty() {
+        default_envs.to_vec()
+    } else {
+        select("environment", &args.env, &EnvKind::ALL, |e| e.name())?
+            .into_iter()
+            .copied()
+            .collect()
+    };
+    if let Some(jobs) = args.jobs.filter(|j| *j == 0) {
+        return Err(usage(format!("--jobs {jobs}: give at least 1")));
+    }
+    let ctx = run_ctx(&args.common, &dir, &chosen_scenarios)?;
+    let none = variants
+        .iter()
+        .find(|v| v.name == "none")
+        .ok_or_else(|| usage("the variant `none` is needed as the baseline".into()))?;
+    let mut plan = Vec::new();
+    for env in &envs {
+        for v in &chosen_variants {
+            if !v.runs_in(*env) {
+                continue;
+            }
+            for s in &chosen_scenarios {
+                plan.push(Planned {
+                    variant: (*v).clone(),
+                    scenario: (*s).clone(),
+                    env: *env,
+                });
+            }
+        }
+    }
+    if plan.is_empty() {
+        return Err(usage("the filters leave no cell to run".into()));
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    eprintln!(
+        "initlab: {} cells, {jobs} at a time; logs in {}",
+        plan.len(),
+        ctx.workdir.display()
+    );
+    let wall = Instant::now();
+    let results = matrix::run(&ctx, none, plan, jobs);
+    if interrupt::requested() {
+        return Ok(status::INTERRUPTED);
+    }
+    let text = match args.format {
+        Format::Table => report::table(&results),
+        Format::Json => report::json(&results, wall.elapsed()),
+        Format::Junit => report::junit(&results),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, &text).map_err(|e| {
+            Failure(
+                status::SETUP,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?,
+        None => print!("{text}"),
+    }
+    eprintln!("{}", matrix::timing_summary(&results, wall));
+    Ok(if results.iter().all(|r| r.matches_expectation) {
+        status::OK
+    } else {
+        status::DEVIATED
+    })
+}
+
+fn reproduce_cmd(bug: &str, common: &Common, env: &str) -> Result<i32, Failure> {
+    if bug != "issue-38" {
+        return Err(usage(format!("unknown bug `{bug}`; known: issue-38")));
+    }
+    let env = EnvKind::parse(env).ok_or_else(|| {
+        usage(format!(
+            "unknown environment `{env}`; known: direct, pid1, docker"
+        ))
+    })?;
+    let (variants, scenarios, dir) = load_catalogue(common)?;
+    let scenario = scenarios
+        .iter()
+        .find(|s| s.name == "gunicorn-custom-worker")
+        .ok_or_else(|| usage("the scenario gunicorn-custom-worker is missing".into()))?;
+    let ctx = run_ctx(common, &dir, &[scenario])?;
+    reproduce::issue_38(&ctx, &variants, scenario, env)
+}
+
+fn list(common: &Common) -> Result<i32, Failure> {
+    let (variants, scenarios, _) = load_catalogue(common)?;
+    println!("variants:");
+    for v in &variants {
+        let state = match v.program() {
+            Program::None if v.docker_init => "needs the docker environment".to_string(),
+            Program::None => "built in".to_string(),
+            Program::Ours(name) => format!("built from this workspace ({name})"),
+            Program::External(name) => match which::which(&name) {
+                Ok(path) => format!(
+                    "found: {}{}",
+                    path.display(),
+                    variant::version_of(&path)
+                        .map(|v| format!(" ({v})"))
+                        .unwrap_or_default()
+                ),
+                Err(_) => format!(
+                    "MISSING: install with `{}`",
+                    v.install.as_deref().unwrap_or("(not known)")
+                ),
+            },
+        };
+        println!("  {:<22} {state}\n  {:<22} {}", v.name, "", v.description);
+    }
+    println!("scenarios:");
+    for s in &scenarios {
+        println!("  {:<24} {}", s.name, s.description);
+    }
+    println!("environments:");
+    let root = nix::unistd::geteuid().is_root();
+    println!("  direct                   the init is a normal child of the harness");
+    println!(
+        "  pid1                     PID 1 of a fresh PID namespace{}",
+        if root {
+            ""
+        } else {
+            " (needs root: not available)"
+        }
+    );
+    println!("  docker                   not available in this build");
+    Ok(status::OK)
+}

@@ -1,0 +1,564 @@
+//! How each kind of scenario is operated and checked. Every wait here has a
+//! deadline: a hang becomes a verdict with evidence, never a stuck harness.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use initlab_init::reap::Ending;
+
+use crate::checks::{self, Baseline, Check};
+use crate::proc_state::{self, show_mask, Observed, ProcInfo, Role};
+use crate::reaper;
+use crate::self_report;
+
+/// Deadlines, all far below gunicorn's own 30 s worker timeout: the evidence
+/// (a blocked mask, a pending SIGCHLD) shows within a second or two.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    pub exit: Duration,
+    pub boot: Duration,
+    pub request: Duration,
+    pub step: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            exit: Duration::from_secs(10),
+            boot: Duration::from_secs(8),
+            request: Duration::from_secs(6),
+            step: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a driver needs to know about the cell it runs.
+pub struct Ctx<'a> {
+    /// Host pid of the first process (the init, or the workload for `none`).
+    pub root: i32,
+    pub has_init: bool,
+    pub log: PathBuf,
+    pub port: u16,
+    pub timing: &'a Timing,
+    /// Compare with this; `None` for the baseline run itself.
+    pub baseline: Option<&'a Baseline>,
+    /// Every process seen, so clean-up can find what escaped the tree.
+    pub seen: Vec<(i32, u64)>,
+}
+
+#[derive(Default)]
+pub struct Outcome {
+    pub checks: Vec<Check>,
+    pub processes: Vec<Observed>,
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    fn compare(&mut self, baseline: Option<&Baseline>) {
+        let own = Baseline::from_processes(&self.processes);
+        let base = baseline.unwrap_or(&own);
+        self.checks.push(checks::blocked(&self.processes, base));
+        self.checks.push(checks::ignored(&self.processes, base));
+    }
+}
+
+fn exit_note(ending: Option<Ending>, within: Duration) -> String {
+    match ending {
+        Some(e) => format!("first process {e}"),
+        None => format!("first process still running after {within:?}"),
+    }
+}
+
+/// The neutral probe: it prints its own state and exits.
+pub fn probe(ctx: &mut Ctx<'_>) -> Outcome {
+    let mut out = Outcome::default();
+    let ending = reaper::wait(ctx.root, ctx.timing.exit);
+    out.checks.push(Check::new(
+        "exit",
+        ending == Some(Ending::Exited(0)),
+        exit_note(ending, ctx.timing.exit),
+    ));
+    match self_report::probe_output(&ctx.log) {
+        Some((pid, state)) => {
+            out.processes.push(Observed::new(
+                pid,
+                Role::Other,
+                "grep (probe)".into(),
+                state,
+            ));
+            out.compare(ctx.baseline);
+            out.checks.push(checks::sigchld_pending(&out.processes));
+        }
+        None => out
+            .checks
+            .push(Check::fail("blocked", "the probe printed no signal state")),
+    }
+    out
+}
+
+/// A Python script that reports on itself: its state at start and whether
+/// the patched subprocess returned.
+pub fn script(ctx: &mut Ctx<'_>) -> Outcome {
+    let mut out = Outcome::default();
+    let ending = reaper::wait(ctx.root, ctx.timing.exit);
+    if ending.is_none() {
+        out.processes = observe(ctx, "").0;
+    }
+    let reports = self_report::reports(&ctx.log);
+    let start = reports.iter().find(|r| r.phase() == "start");
+    let after = reports.iter().find(|r| r.phase() == "subprocess");
+    if let Some(r) = start {
+        if let Some(s) = r.signals() {
+            out.processes.push(Observed::new(
+                r.pid(),
+                Role::Other,
+                "gevent script".into(),
+                s,
+            ));
+        }
+    }
+    if out.processes.is_empty() {
+        out.checks.push(Check::fail(
+            "blocked",
+            format!(
+                "the script reported nothing; {}",
+                exit_note(ending, ctx.timing.exit)
+            ),
+        ));
+        return out;
+    }
+    out.compare(ctx.baseline);
+    match after {
+        Some(r) => {
+            let state = r.signals().unwrap_or_default();
+            let returned = r.get("subprocess").as_deref() == Some("returned");
+            let elapsed = r.get("elapsed").unwrap_or_default();
+            out.checks.push(Check::new(
+                "subprocess",
+                returned,
+                if returned {
+                    format!("patched subprocess returned in {elapsed} s")
+                } else {
+                    format!(
+                        "patched subprocess did not return within {elapsed} s; SigBlk {}, pending {}",
+                        show_mask(state.blocked),
+                        show_mask(state.pending)
+                    )
+                },
+            ));
+            let snapshot = Observed::new(r.pid(), Role::Other, "gevent script".into(), state);
+            out.checks.push(checks::sigchld_pending(&[snapshot]));
+        }
+        None => out.checks.push(Check::fail(
+            "subprocess",
+            format!(
+                "the script never reported back; {}",
+                exit_note(ending, ctx.timing.exit)
+            ),
+        )),
+    }
+    out
+}
+
+/// Reads the tree below the root and gives each process its role. The
+/// gunicorn master is the topmost process running gunicorn; its workers are
+/// its gunicorn children.
+fn observe(ctx: &mut Ctx<'_>, master_word: &str) -> (Vec<Observed>, Vec<ProcInfo>) {
+    let tree = proc_state::tree(ctx.root);
+    for p in &tree {
+        if !ctx.seen.iter().any(|s| s.0 == p.pid) {
+            ctx.seen.push((p.pid, p.start_time));
+        }
+    }
+    let master = if master_word.is_empty() {
+        None
+    } else {
+        // An init's own command line names the workload too: skip it.
+        tree.iter()
+            .filter(|p| !(ctx.has_init && p.pid == ctx.root))
+            .find(|p| p.runs(master_word) && !p.is_zombie())
+            .map(|p| p.pid)
+    };
+    let observed = tree
+        .iter()
+        .filter(|p| !p.is_zombie())
+        .map(|p| {
+            let role = if p.pid == ctx.root && ctx.has_init {
+                Role::Init
+            } else if Some(p.pid) == master {
+                Role::Master
+            } else if master.is_some() && Some(p.ppid) == master && p.runs(master_word) {
+                Role::Worker
+            } else {
+                Role::Other
+            };
+            Observed::from_proc(p, role)
+        })
+        .collect();
+    (observed, tree)
+}
+
+fn workers(ctx: &mut Ctx<'_>) -> Vec<i32> {
+    observe(ctx, "gunicorn")
+        .0
+        .into_iter()
+        .filter(|p| p.role == Role::Worker)
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Workers that finished importing the app, by the pid they report (their
+/// own namespace's).
+fn ready_workers(ctx: &Ctx<'_>) -> BTreeSet<i32> {
+    self_report::reports(&ctx.log)
+        .iter()
+        .filter(|r| r.phase() == "ready")
+        .map(|r| r.pid())
+        .collect()
+}
+
+/// Zombies that stay zombies across two looks 300 ms apart: a child exiting
+/// just as we look is not a finding.
+fn lasting_zombies(ctx: &mut Ctx<'_>) -> Vec<(i32, i32, String)> {
+    let first: Vec<ProcInfo> = observe(ctx, "gunicorn")
+        .1
+        .into_iter()
+        .filter(ProcInfo::is_zombie)
+        .collect();
+    if first.is_empty() {
+        return Vec::new();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    first
+        .into_iter()
+        .filter(|z| {
+            proc_state::read(z.pid).is_some_and(|p| p.is_zombie() && p.start_time == z.start_time)
+        })
+        .map(|z| (z.pid, z.ppid, z.comm))
+        .collect()
+}
+
+/// Boots gunicorn and checks the workers. Returns when `want` workers are
+/// ready or the boot deadline passed.
+fn boot(ctx: &mut Ctx<'_>, out: &mut Outcome, want: usize) -> bool {
+    let started = Instant::now();
+    let mut ready = BTreeSet::new();
+    while started.elapsed() < ctx.timing.boot {
+        ready = ready_workers(ctx);
+        if ready.len() >= want || reaper::ended(ctx.root).is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let booted = ready.len() >= want;
+    let evidence = if booted {
+        format!(
+            "{} workers ready in {:.1} s: {}",
+            ready.len(),
+            started.elapsed().as_secs_f64(),
+            join(&ready)
+        )
+    } else {
+        let mut why = vec![format!(
+            "{} of {want} workers finished booting within {:?}",
+            ready.len(),
+            ctx.timing.boot
+        )];
+        let (procs, tree) = observe(ctx, "gunicorn");
+        for w in procs
+            .iter()
+            .filter(|p| p.role == Role::Worker && !ready.contains(&p.pid))
+        {
+            let stuck_child = tree
+                .iter()
+                .find(|c| c.ppid == w.pid && c.is_zombie())
+                .map(|c| {
+                    format!(
+                        "; its child {} {} exited and was never reaped",
+                        c.comm, c.pid
+                    )
+                })
+                .unwrap_or_default();
+            why.push(format!(
+                "worker {} stuck in `find_library` (SigBlk {}, pending {}){stuck_child}",
+                w.pid,
+                show_mask(w.signals.blocked),
+                show_mask(w.signals.pending)
+            ));
+        }
+        if let Some(e) = reaper::ended(ctx.root) {
+            why.push(format!("first process {e}"));
+        }
+        why.join("; ")
+    };
+    out.checks.push(Check::new("boot", booted, evidence));
+    booted
+}
+
+fn join(pids: &BTreeSet<i32>) -> String {
+    pids.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// GET /probe: a patched subprocess inside a worker, answered over HTTP.
+fn request_probe(ctx: &Ctx<'_>) -> Check {
+    let url = format!("http://127.0.0.1:{}/probe", ctx.port);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(ctx.timing.request))
+        .build()
+        .into();
+    let started = Instant::now();
+    let body = agent
+        .get(&url)
+        .call()
+        .map_err(|e| e.to_string())
+        .and_then(|mut r| r.body_mut().read_to_string().map_err(|e| e.to_string()));
+    match body {
+        Err(e) => Check::fail(
+            "subprocess",
+            format!(
+                "GET /probe did not answer within {:?}: {e}",
+                ctx.timing.request
+            ),
+        ),
+        Ok(text) => {
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let returned = json["subprocess"] == "returned";
+            Check::new(
+                "subprocess",
+                returned,
+                format!(
+                    "GET /probe in {:.2} s: worker {} says the patched subprocess {} after {} s",
+                    started.elapsed().as_secs_f64(),
+                    json["pid"],
+                    if returned { "returned" } else { "timed out" },
+                    json["elapsed"]
+                ),
+            )
+        }
+    }
+}
+
+/// gunicorn with the gevent worker: boot, a request, the tree's state.
+pub fn gunicorn(ctx: &mut Ctx<'_>) -> Outcome {
+    let mut out = Outcome::default();
+    let booted = boot(ctx, &mut out, 2);
+    if booted {
+        out.checks.push(request_probe(ctx));
+    } else {
+        out.checks.push(Check::fail(
+            "subprocess",
+            "no worker finished booting, so none could be asked to run a subprocess",
+        ));
+    }
+    let zombies = lasting_zombies(ctx);
+    out.processes = observe(ctx, "gunicorn").0;
+    out.compare(ctx.baseline);
+    out.checks.push(checks::sigchld_pending(&out.processes));
+    out.checks.push(checks::zombies(&zombies));
+    out
+}
+
+/// Sends `sig` to the first process, as `docker kill -s` would.
+fn signal_root(ctx: &Ctx<'_>, sig: i32) {
+    // SAFETY: kill has no memory effects.
+    unsafe { libc::kill(ctx.root, sig) };
+}
+
+/// Polls the worker list until `done` holds and every worker has finished
+/// booting (a signal sent to a worker that is still booting is lost), or the
+/// step deadline.
+fn until_workers(ctx: &mut Ctx<'_>, done: impl Fn(&[i32]) -> bool) -> (bool, Vec<i32>, Duration) {
+    let started = Instant::now();
+    loop {
+        let now = workers(ctx);
+        let ready = ready_workers(ctx);
+        if done(&now)
+            && now
+                .iter()
+                .all(|w| ready.contains(&proc_state::inner_pid(*w)))
+        {
+            return (true, now, started.elapsed());
+        }
+        if started.elapsed() >= ctx.timing.step {
+            return (false, now, started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `logged` is the line gunicorn writes when the step reached it.
+fn step_check(
+    ctx: &Ctx<'_>,
+    name: &str,
+    what: &str,
+    logged: &str,
+    result: (bool, Vec<i32>, Duration),
+) -> Check {
+    let (ok, now, took) = result;
+    let pids: BTreeSet<i32> = now.into_iter().collect();
+    if ok {
+        return Check::pass(
+            name,
+            format!(
+                "{what} in {:.1} s; workers now {}",
+                took.as_secs_f64(),
+                join(&pids)
+            ),
+        );
+    }
+    // Where the signal went: did gunicorn log it, and what is PID 1 doing?
+    let heard = if self_report::read_log(&ctx.log).contains(logged) {
+        format!("gunicorn logged `{logged}`")
+    } else {
+        format!("gunicorn never logged `{logged}`")
+    };
+    let tree = proc_state::tree(ctx.root);
+    let root = tree
+        .first()
+        .map(|p| format!("PID 1 ({} {}) is in state {}", p.comm, p.pid, p.state))
+        .unwrap_or_else(|| "PID 1 is gone".into());
+    let stopped: Vec<String> = tree
+        .iter()
+        .skip(1)
+        .filter(|p| p.state == 'T')
+        .map(|p| p.pid.to_string())
+        .collect();
+    let stopped = if stopped.is_empty() {
+        String::new()
+    } else {
+        format!("; stopped (state T): {}", stopped.join(", "))
+    };
+    Check::fail(
+        name,
+        format!(
+            "{what}: not within {took:.1?}; workers now [{}]; {heard}; {root}{stopped}",
+            join(&pids)
+        ),
+    )
+}
+
+/// gunicorn operated by its control signals, sent to PID 1.
+pub fn control(ctx: &mut Ctx<'_>) -> Outcome {
+    let mut out = Outcome::default();
+    boot(ctx, &mut out, 2);
+    let before = workers(ctx);
+    out.processes = observe(ctx, "gunicorn").0;
+    out.compare(ctx.baseline);
+    out.checks.push(checks::sigchld_pending(&out.processes));
+
+    signal_root(ctx, libc::SIGTTIN);
+    let r = until_workers(ctx, |w| w.len() == before.len() + 1);
+    out.checks.push(step_check(
+        ctx,
+        "ttin",
+        "TTIN added a worker",
+        "Handling signal: ttin",
+        r,
+    ));
+
+    let now = workers(ctx).len();
+    signal_root(ctx, libc::SIGTTOU);
+    let r = until_workers(ctx, |w| w.len() + 1 == now);
+    out.checks.push(step_check(
+        ctx,
+        "ttou",
+        "TTOU removed a worker",
+        "Handling signal: ttou",
+        r,
+    ));
+
+    let old: BTreeSet<i32> = workers(ctx).into_iter().collect();
+    let count = old.len();
+    signal_root(ctx, libc::SIGHUP);
+    let r = until_workers(ctx, |w| {
+        w.len() == count && w.iter().all(|p| !old.contains(p))
+    });
+    out.checks.push(step_check(
+        ctx,
+        "hup",
+        "HUP replaced every worker",
+        "Handling signal: hup",
+        r,
+    ));
+
+    let current = workers(ctx);
+    if let Some(&victim) = current.first() {
+        // SAFETY: as above.
+        unsafe { libc::kill(victim, libc::SIGKILL) };
+        let count = current.len();
+        let r = until_workers(ctx, |w| w.len() == count && !w.contains(&victim));
+        out.checks.push(step_check(
+            ctx,
+            "respawn",
+            &format!("a SIGKILLed worker ({victim}) was replaced (needs SIGCHLD in the master)"),
+            "was sent SIGKILL",
+            r,
+        ));
+    } else {
+        out.checks
+            .push(Check::fail("respawn", "no worker left to kill and replace"));
+    }
+
+    out.checks.push(term(ctx));
+    out
+}
+
+/// SIGTERM to PID 1 stops the whole tree, with status 0 (gunicorn's for a
+/// graceful stop, passed through by the init).
+fn term(ctx: &mut Ctx<'_>) -> Check {
+    let tree: Vec<(i32, u64)> = proc_state::tree(ctx.root)
+        .iter()
+        .map(|p| (p.pid, p.start_time))
+        .collect();
+    let started = Instant::now();
+    signal_root(ctx, libc::SIGTERM);
+    // gunicorn may take its --graceful-timeout (5 s) to stop workers.
+    let ending = reaper::wait(ctx.root, ctx.timing.exit);
+    let left: Vec<i32> = tree
+        .iter()
+        .filter(|(pid, start)| {
+            proc_state::read(*pid).is_some_and(|p| p.start_time == *start && !p.is_zombie())
+        })
+        .map(|(pid, _)| *pid)
+        .collect();
+    let took = started.elapsed();
+    match ending {
+        Some(e) if left.is_empty() => Check::new(
+            "term",
+            e == Ending::Exited(0),
+            format!(
+                "SIGTERM to PID 1: the tree stopped in {:.1} s; first process {e} (want status 0)",
+                took.as_secs_f64()
+            ),
+        ),
+        Some(e) => Check::fail(
+            "term",
+            format!(
+                "first process {e}, but {} processes of the tree remain: {left:?}",
+                left.len()
+            ),
+        ),
+        None => {
+            // Who is holding the TERM back: blocked with it pending.
+            let bit = 1u64 << (libc::SIGTERM - 1);
+            let held: Vec<String> = proc_state::tree(ctx.root)
+                .iter()
+                .filter(|p| p.signals.blocked & bit != 0 && p.signals.pending & bit != 0)
+                .map(|p| format!("{} {} has SIGTERM pending while blocked", p.comm, p.pid))
+                .collect();
+            Check::fail(
+                "term",
+                format!(
+                    "SIGTERM to PID 1: still running after {:?}{}{}",
+                    ctx.timing.exit,
+                    if held.is_empty() { "" } else { "; " },
+                    held.join("; ")
+                ),
+            )
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `initlab`: runs real gunicorn + gevent workloads under many init variants
+//! and checks, from `/proc` and from the workload's behaviour, that signal
+//! masks are clean and that SIGCHLD reaches the workers.
+//!
+//! A run is a matrix of cells ([`cell`]): a [`variant`] (an init and how it
+//! is invoked) × a [`scenario`] (a workload from `scenarios/`) × an
+//! [`environment`]. A scenario's [`drivers`] function operates it and turns
+//! what [`proc_state`] and the workload's [`self_report`]s show into
+//! [`checks`]; [`expect`] says which checks a cell should fail; [`matrix`]
+//! runs cells in parallel and [`report`] prints the result.
+
+pub mod cell;
+pub mod checks;
+pub mod cli;
+pub mod drivers;
+pub mod environment;
+pub mod expect;
+pub mod helper;
+pub mod inits;
+pub mod inspect;
+pub mod interrupt;
+pub mod matrix;
+pub mod proc_state;
+pub mod python;
+pub mod reaper;
+pub mod report;
+pub mod reproduce;
+pub mod scenario;
+pub mod self_report;
+pub mod variant;

@@ -1,0 +1,154 @@
+//! The run's report: a table for people, JSON for programs, JUnit for CI.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use serde::Serialize;
+
+use crate::cell::CellResult;
+use crate::checks::Verdict;
+use crate::matrix::shorten;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Junit,
+}
+
+/// A cell's verdict against its expectation, in a word or two.
+pub fn mark(r: &CellResult) -> String {
+    match (r.verdict, r.matches_expectation) {
+        (Verdict::Skip, _) => "skip".into(),
+        (Verdict::Pass, true) => "pass".into(),
+        (Verdict::Fail, true) => "fail (expected)".into(),
+        (Verdict::Pass, false) => "PASS (unexpected)".into(),
+        (Verdict::Fail, false) => "FAIL".into(),
+    }
+}
+
+/// Variants × scenarios, one table per environment, then a line for every
+/// cell that failed or was skipped.
+pub fn table(results: &[CellResult]) -> String {
+    let mut out = String::new();
+    let mut envs: Vec<&str> = Vec::new();
+    let mut variants: Vec<&str> = Vec::new();
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in results {
+        for (list, v) in [
+            (&mut envs, &r.environment),
+            (&mut variants, &r.variant),
+            (&mut scenarios, &r.scenario),
+        ] {
+            if !list.contains(&v.as_str()) {
+                list.push(v);
+            }
+        }
+    }
+    for env in &envs {
+        out.push_str(&format!("\nenvironment: {env}\n\n| variant |"));
+        for s in &scenarios {
+            out.push_str(&format!(" {s} |"));
+        }
+        out.push_str("\n|---|");
+        out.push_str(&"---|".repeat(scenarios.len()));
+        out.push('\n');
+        for v in &variants {
+            let row: Vec<&CellResult> = results
+                .iter()
+                .filter(|r| r.environment == *env && r.variant == *v)
+                .collect();
+            if row.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("| {v} |"));
+            for s in &scenarios {
+                let cell = row.iter().find(|r| r.scenario == *s).map(|r| mark(r));
+                out.push_str(&format!(" {} |", cell.unwrap_or_else(|| "—".into())));
+            }
+            out.push('\n');
+        }
+    }
+    let notable: Vec<&CellResult> = results
+        .iter()
+        .filter(|r| r.verdict != Verdict::Pass || !r.matches_expectation)
+        .collect();
+    if !notable.is_empty() {
+        out.push_str("\nfailures and skips:\n");
+        for r in notable {
+            out.push_str(&format!(
+                "  {:<18} {}: {}\n",
+                mark(r),
+                r.id(),
+                shorten(&r.reason, 200)
+            ));
+        }
+    }
+    let deviating = results.iter().filter(|r| !r.matches_expectation).count();
+    out.push_str(&format!(
+        "\n{} cells: {} matched their expectation, {} did not\n",
+        results.len(),
+        results.len() - deviating,
+        deviating
+    ));
+    out
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    matched: bool,
+    wall_time_ms: u64,
+    cells: &'a [CellResult],
+}
+
+pub fn json(results: &[CellResult], wall: Duration) -> String {
+    let report = JsonReport {
+        matched: results.iter().all(|r| r.matches_expectation),
+        wall_time_ms: wall.as_millis() as u64,
+        cells: results,
+    };
+    serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+/// One test suite per environment, one test case per cell; a cell that
+/// deviates from its expectation is a failure, an expected failure passes.
+pub fn junit(results: &[CellResult]) -> String {
+    let mut report = Report::new("initlab");
+    let mut envs: Vec<&str> = Vec::new();
+    for r in results {
+        if !envs.contains(&r.environment.as_str()) {
+            envs.push(&r.environment);
+        }
+    }
+    for env in envs {
+        let mut suite = TestSuite::new(env);
+        for r in results.iter().filter(|r| r.environment == env) {
+            let status = match (r.verdict, r.matches_expectation) {
+                (Verdict::Skip, true) => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(r.reason.clone());
+                    s
+                }
+                (_, true) => TestCaseStatus::success(),
+                (_, false) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(r.reason.clone());
+                    s.set_description(
+                        r.checks
+                            .iter()
+                            .map(|c| format!("{}: {}: {}", c.name, c.verdict.word(), c.evidence))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    );
+                    s
+                }
+            };
+            let mut case = TestCase::new(format!("{} × {}", r.variant, r.scenario), status);
+            case.set_classname(format!("initlab.{env}"));
+            case.set_time(Duration::from_millis(r.duration_ms));
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().unwrap_or_default()
+}

@@ -1,0 +1,79 @@
+//! The lines a workload writes about itself: `initlab-report {json}` from
+//! the Python scenarios, `SigBlk: ...` lines from the probe.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::proc_state::SignalState;
+
+pub struct Report {
+    pub fields: Value,
+}
+
+impl Report {
+    pub fn get(&self, key: &str) -> Option<String> {
+        match self.fields.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.fields.get("pid").and_then(Value::as_i64).unwrap_or(0) as i32
+    }
+
+    pub fn phase(&self) -> String {
+        self.get("phase").unwrap_or_default()
+    }
+
+    pub fn signals(&self) -> Option<SignalState> {
+        SignalState::from_fields(|k| self.get(k))
+    }
+}
+
+pub fn read_log(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+/// Every self-report in the log, in order.
+pub fn reports(log: &Path) -> Vec<Report> {
+    read_log(log)
+        .lines()
+        .filter_map(|l| l.strip_prefix("initlab-report "))
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .map(|fields| Report { fields })
+        .collect()
+}
+
+/// The probe's `/proc/self/status` lines: `(pid, state)`.
+pub fn probe_output(log: &Path) -> Option<(i32, SignalState)> {
+    let text = read_log(log);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    let pid = field("Pid:").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let state = SignalState::from_fields(|k| {
+        let key = match k {
+            "sigblk" => "SigBlk:",
+            "sigign" => "SigIgn:",
+            "sigpnd" => "SigPnd:",
+            "shdpnd" => "ShdPnd:",
+            _ => return None,
+        };
+        field(key)
+    })?;
+    Some((pid, state))
+}
+
+/// The last lines of the log, for a failure's evidence.
+pub fn tail(log: &Path, lines: usize) -> Vec<String> {
+    let text = read_log(log);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}

@@ -1,0 +1,89 @@
+//! Cells of our own inits, measured for real: initlab-init passes every
+//! check, the issue-38 replica reproduces the bug — directly and as PID 1.
+
+mod common;
+
+use common::*;
+use initlab::checks::Verdict;
+use initlab::environment::EnvKind;
+use initlab::proc_state::Role;
+use rstest::rstest;
+
+#[rstest]
+fn initlab_init_passes_every_check(
+    #[values("initlab-init", "initlab-init-config")] variant: &str,
+    #[values(
+        "probe",
+        "gevent-subprocess",
+        "gevent-subprocess-unpatched",
+        "gunicorn-gevent",
+        "gunicorn-custom-worker",
+        "gunicorn-control"
+    )]
+    scenario: &str,
+    #[values(EnvKind::Direct, EnvKind::Pid1)] env: EnvKind,
+) {
+    let r = run_cell(variant, scenario, env);
+    assert_eq!(r.verdict, Verdict::Pass, "{}", dump(&r));
+    assert!(r.matches_expectation);
+    assert!(!r.checks.is_empty());
+    assert!(!r.processes.is_empty(), "processes were observed");
+    for p in r.processes.iter().filter(|p| p.role != Role::Init) {
+        assert_eq!(p.signals.blocked, 0, "{}", dump(&r));
+    }
+}
+
+fn failed(r: &initlab::cell::CellResult, name: &str) -> bool {
+    r.checks
+        .iter()
+        .any(|c| c.name == name && c.verdict == Verdict::Fail)
+}
+
+#[rstest]
+fn issue38_replica_reproduces(
+    #[values(
+        "probe",
+        "gevent-subprocess",
+        "gevent-subprocess-unpatched",
+        "gunicorn-gevent",
+        "gunicorn-custom-worker",
+        "gunicorn-control"
+    )]
+    scenario: &str,
+    #[values(EnvKind::Direct, EnvKind::Pid1)] env: EnvKind,
+) {
+    let r = run_cell("initlab-init-issue38", scenario, env);
+    assert_eq!(r.verdict, Verdict::Fail, "{}", dump(&r));
+    assert!(r.matches_expectation, "{}", dump(&r));
+    assert!(failed(&r, "blocked"));
+    let workload: Vec<_> = r
+        .processes
+        .iter()
+        .filter(|p| p.role != Role::Init)
+        .collect();
+    assert!(!workload.is_empty());
+    for p in workload {
+        assert_eq!(p.sigblk, "0000000000014006", "{}", dump(&r));
+        assert_eq!(p.blocked, ["SIGINT", "SIGQUIT", "SIGTERM", "SIGCHLD"]);
+    }
+    if scenario.starts_with("gunicorn") {
+        assert!(r.processes.iter().any(|p| p.role == Role::Master));
+        assert!(r.processes.iter().any(|p| p.role == Role::Worker));
+        assert!(failed(&r, "boot"), "the workers hang: {}", dump(&r));
+        assert!(failed(&r, "sigchld-pending"), "{}", dump(&r));
+    }
+    if scenario == "gevent-subprocess" {
+        assert!(failed(&r, "subprocess"), "{}", dump(&r));
+    }
+}
+
+/// The harness itself starts processes clean: with no init, the neutral
+/// probe shows nothing blocked and nothing ignored.
+#[rstest]
+fn no_init_probe_is_clean(#[values(EnvKind::Direct, EnvKind::Pid1)] env: EnvKind) {
+    let r = run_cell("none", "probe", env);
+    assert_eq!(r.verdict, Verdict::Pass, "{}", dump(&r));
+    assert_eq!(r.processes.len(), 1);
+    assert_eq!(r.processes[0].sigblk, "0000000000000000");
+    assert_eq!(r.processes[0].sigign, "0000000000000000");
+}

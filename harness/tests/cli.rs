@@ -1,0 +1,121 @@
+//! The command line: bad input gets one line and exit 2; runs report.
+
+mod common;
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use rstest::rstest;
+
+fn initlab() -> Command {
+    let mut cmd = Command::cargo_bin("initlab").unwrap();
+    cmd.env("INITLAB_INIT_DIR", common::init_dir())
+        .timeout(Duration::from_secs(120));
+    cmd
+}
+
+#[rstest]
+#[case::bad_flag(&["run", "--frobnicate"][..], "unexpected argument")]
+#[case::unknown_variant(&["run", "--variant", "nope"][..], "unknown variant `nope`; known: none, initlab-init")]
+#[case::unknown_scenario(&["run", "--scenario", "nope"][..], "unknown scenario `nope`; known: probe")]
+#[case::unknown_env(&["run", "--env", "moon"][..], "unknown environment `moon`; known: direct, pid1, docker")]
+#[case::bad_init(&["run", "--init", "no-prefix"][..], "expected NAME='ARGV PREFIX'")]
+#[case::zero_jobs(&["run", "--jobs", "0", "--scenario", "probe"][..], "--jobs 0")]
+#[case::unknown_bug(&["reproduce", "issue-99"][..], "unknown bug `issue-99`")]
+#[case::no_such_pid(&["inspect", "999999999"][..], "no process 999999999")]
+fn bad_input_is_one_line_and_exit_2(#[case] args: &[&str], #[case] needle: &str) {
+    let out = initlab().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(needle), "{stderr}");
+    if !needle.contains("unexpected argument") {
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+#[test]
+fn list_names_variants_scenarios_and_environments() {
+    initlab()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("initlab-init-issue38"))
+        .stdout(predicate::str::contains("gunicorn-control"))
+        .stdout(predicate::str::contains("pid1"));
+}
+
+#[test]
+fn inspect_decodes_a_live_process() {
+    let out = initlab()
+        .args(["inspect", &std::process::id().to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("blocked 0000000000000000 (-)") || text.contains("blocked "));
+    assert!(text
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with(&std::process::id().to_string()));
+}
+
+/// A user-given init runs as a variant, and the JSON report has the promised shape.
+#[test]
+fn user_given_init_and_json_report() {
+    let out = initlab()
+        .args([
+            "run",
+            "--init",
+            "my-tini=tini -s --",
+            "--variant",
+            "my-tini",
+            "--scenario",
+            "probe",
+            "--env",
+            "direct",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cell = &report["cells"][0];
+    for key in [
+        "variant",
+        "scenario",
+        "environment",
+        "verdict",
+        "expected",
+        "matches_expectation",
+        "checks",
+        "processes",
+    ] {
+        assert!(!cell[key].is_null(), "{key} in {cell}");
+    }
+    assert_eq!(cell["variant"], "my-tini");
+    assert_eq!(cell["verdict"], "pass");
+    let p = &cell["processes"][0];
+    assert_eq!(p["sigblk"].as_str().unwrap().len(), 16);
+    assert!(p["role"].is_string());
+    assert!(cell["checks"][0]["evidence"].is_string());
+}
+
+#[test]
+fn reproduce_issue_38_narrates_and_exits_0() {
+    let out = initlab()
+        .args(["reproduce", "issue-38"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("SigBlk 0000000000014006 (SIGINT,SIGQUIT,SIGTERM,SIGCHLD)"),
+        "{text}"
+    );
+    assert!(text.contains("The bug reproduced"), "{text}");
+    assert!(text.contains("The fix held"), "{text}");
+}

@@ -1,0 +1,93 @@
+//! Shared test plumbing: one run context (venv, init binaries, baselines)
+//! for every cell a test binary runs.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use initlab::cell::{self, CellResult, RunCtx};
+use initlab::checks::Baseline;
+use initlab::drivers::Timing;
+use initlab::environment::EnvKind;
+use initlab::expect::Expectations;
+use initlab::scenario::{self, Scenario};
+use initlab::variant::{self, Variant};
+use initlab::{inits, python, reaper};
+
+/// `target/<profile>`, where `cargo test --workspace` put the init binaries.
+pub fn init_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("initlab-init").is_file(),
+        "{} has no initlab-init: run the tests with `cargo test --workspace`",
+        dir.display()
+    );
+    dir
+}
+
+pub fn variants() -> Vec<Variant> {
+    variant::load(&[], &[]).unwrap()
+}
+
+pub fn variant(name: &str) -> Variant {
+    variants().into_iter().find(|v| v.name == name).unwrap()
+}
+
+pub fn scenarios() -> Vec<Scenario> {
+    scenario::load(&scenario::default_dir()).unwrap()
+}
+
+pub fn scenario(name: &str) -> Scenario {
+    scenarios().into_iter().find(|s| s.name == name).unwrap()
+}
+
+pub struct Shared {
+    pub ctx: RunCtx,
+    pub baselines: HashMap<String, Baseline>,
+}
+
+/// Built once per test binary: the venv (provisioned on first use), the
+/// init binaries, and every scenario's baseline (no init, direct).
+pub fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        reaper::start();
+        let dir = scenario::default_dir();
+        let ctx = RunCtx {
+            inits: inits::locate(Some(&init_dir())).unwrap(),
+            python: Some(python::provide(None, &dir).expect("the Python environment")),
+            scenarios_dir: dir,
+            timing: Timing::default(),
+            expectations: Expectations::load(None).unwrap(),
+            strict: true,
+            workdir: tempfile::tempdir().unwrap().keep(),
+        };
+        let none = variant("none");
+        let baselines = scenarios()
+            .iter()
+            .map(|s| {
+                let r = cell::run(&ctx, &none, s, EnvKind::Direct, None);
+                (s.name.clone(), Baseline::from_processes(&r.processes))
+            })
+            .collect();
+        Shared { ctx, baselines }
+    })
+}
+
+pub fn run_cell(variant_name: &str, scenario_name: &str, env: EnvKind) -> CellResult {
+    let shared = shared();
+    cell::run(
+        &shared.ctx,
+        &variant(variant_name),
+        &scenario(scenario_name),
+        env,
+        Some(&shared.baselines[scenario_name]),
+    )
+}
+
+/// Everything a failed assertion should show.
+pub fn dump(r: &CellResult) -> String {
+    serde_json::to_string_pretty(r).unwrap()
+}

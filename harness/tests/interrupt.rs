@@ -1,0 +1,80 @@
+//! Ctrl-C of the harness leaves nothing behind, even when the workload
+//! cannot receive SIGTERM (the issue-38 replica blocks it).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn interrupted_run_leaves_no_process() {
+    // A private copy of the scenarios: every workload process runs in it,
+    // which is how survivors are recognised.
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(initlab::scenario::default_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_initlab"))
+        .args(["run", "--variant", "initlab-init-issue38", "--scenario"])
+        .arg("gunicorn-control,gunicorn-gevent")
+        .arg("--scenarios")
+        .arg(copy.path())
+        .env("INITLAB_INIT_DIR", common::init_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = copy.path().canonicalize().unwrap();
+    let in_run = || -> Vec<i32> {
+        procfs::process::all_processes()
+            .unwrap()
+            .flatten()
+            .filter(|p| p.cwd().is_ok_and(|c| c.starts_with(&marker)))
+            .map(|p| p.pid)
+            .collect()
+    };
+    // Wait until the hanging workloads run (the baselines come first).
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let reader =
+        std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect::<Vec<_>>());
+    let end = Instant::now() + Duration::from_secs(90);
+    let mut seen = 0;
+    while Instant::now() < end {
+        seen = in_run().len();
+        let issue38_running = procfs::process::all_processes()
+            .unwrap()
+            .flatten()
+            .any(|p| {
+                p.stat()
+                    .is_ok_and(|s| s.comm.starts_with("initlab-init-is"))
+                    && p.cwd().is_ok_and(|c| c.starts_with(&marker))
+            });
+        if issue38_running && seen >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen >= 4, "the run never got going");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "initlab did not exit after SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = reader.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(130), "{log}");
+    let left = in_run();
+    assert!(
+        left.is_empty(),
+        "processes of the run survived: {left:?}\n{log}"
+    );
+}

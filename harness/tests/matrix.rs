@@ -1,0 +1,50 @@
+//! The third-party inits, measured against their recorded expectations: a
+//! finding that changes either way fails this test. Run as CI runs it
+//! (`CI` set), a variant that is not installed fails rather than skips.
+
+mod common;
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+#[test]
+fn third_party_inits_match_their_expectations() {
+    let out = Command::cargo_bin("initlab")
+        .unwrap()
+        .env("INITLAB_INIT_DIR", common::init_dir())
+        .args([
+            "run",
+            "--variant",
+            "none,tini,tini-g,dumb-init,catatonit,sh",
+            "--format",
+            "json",
+        ])
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(
+        cells.len(),
+        6 * 6 * 2,
+        "variants × default scenarios × envs"
+    );
+    let deviating: Vec<String> = cells
+        .iter()
+        .filter(|c| c["matches_expectation"] != true)
+        .map(|c| {
+            format!(
+                "{} × {} × {}: {}",
+                c["variant"], c["scenario"], c["environment"], c["reason"]
+            )
+        })
+        .collect();
+    assert!(deviating.is_empty(), "{}", deviating.join("\n"));
+    assert_eq!(out.status.code(), Some(0));
+}
