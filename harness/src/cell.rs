@@ -8,13 +8,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::checks::{Baseline, Check, Verdict};
+use crate::docker::{self, DockerReady};
 use crate::drivers::{self, Ctx, Outcome, Timing};
-use crate::environment::{self, EnvKind, StartSpec};
+use crate::environment::{self, ContainerSpec, EnvKind, StartSpec};
 use crate::expect::Expectations;
 use crate::inits::Inits;
 use crate::proc_state::Observed;
 use crate::python::Python;
-use crate::reaper;
 use crate::scenario::{Driver, Scenario};
 use crate::self_report;
 use crate::variant::{self, Program, Variant};
@@ -29,6 +29,19 @@ pub struct RunCtx {
     /// A variant that is not installed fails instead of being skipped (CI).
     pub strict: bool,
     pub workdir: PathBuf,
+    /// The Docker environment, when a cell of the run needs it: ready, or
+    /// why not (the engine is missing, the image could not be built).
+    pub docker: Option<Result<DockerReady, String>>,
+}
+
+/// The workload's paths as the started process sees them.
+struct Paths {
+    python: String,
+    scenarios: PathBuf,
+    init: String,
+    issue38: String,
+    cell: PathBuf,
+    versions: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -115,14 +128,12 @@ pub fn run(
         duration_ms: 0,
         log_tail: Vec::new(),
     };
+    // CI, or INITLAB_REQUIRE_DOCKER=1 for docker cells: what cannot run fails.
+    let strict = ctx.strict || (env == EnvKind::Docker && docker::required());
     match outcome {
         Err(reason) => {
-            result.verdict = if ctx.strict {
-                Verdict::Fail
-            } else {
-                Verdict::Skip
-            };
-            result.matches_expectation = !ctx.strict;
+            result.verdict = if strict { Verdict::Fail } else { Verdict::Skip };
+            result.matches_expectation = !strict;
             result.reason = reason;
         }
         Ok((outcome, log)) => {
@@ -184,35 +195,6 @@ fn prepare_and_run(
     baseline: Option<&Baseline>,
     versions: &mut BTreeMap<String, String>,
 ) -> Result<(Outcome, PathBuf), Skip> {
-    let init_program = match variant.program() {
-        Program::None => None,
-        Program::Ours("initlab-init") => Some(ctx.inits.init.clone()),
-        Program::Ours(_) => Some(ctx.inits.issue38.clone()),
-        Program::External(name) => Some(which::which(&name).map_err(|_| {
-            Skip(match &variant.install {
-                Some(cmd) => format!("{name} is not installed; install it with `{cmd}`"),
-                None => format!("{name} is not on PATH"),
-            })
-        })?),
-    };
-    if let Some(program) = &init_program {
-        if let Some(v) = variant::version_of(program) {
-            versions.insert("init".into(), v);
-        }
-    }
-    let python = match (&ctx.python, scenario.needs_python()) {
-        (Some(p), true) => {
-            versions.insert("workload".into(), p.versions.clone());
-            p.path.display().to_string()
-        }
-        (None, true) => return Err(Skip("no Python environment for this scenario".into())),
-        (_, false) => String::new(),
-    };
-    if env == EnvKind::Docker {
-        return Err(Skip(
-            "the docker environment is not available in this build".into(),
-        ));
-    }
     let dir = tempfile::Builder::new()
         .prefix(&format!(
             "{}-{}-{}-",
@@ -222,29 +204,43 @@ fn prepare_and_run(
         ))
         .tempdir_in(&ctx.workdir)
         .map_err(|e| Skip(format!("cannot create a cell directory: {e}")))?;
-    let log_path = dir.path().join("workload.log");
+    let paths = paths_for(ctx, env, dir.path())?;
+    if env != EnvKind::Docker {
+        // In Docker the image provides the third-party inits.
+        record_init_version(ctx, variant, versions)?;
+    }
+    if scenario.needs_python() {
+        match &paths.versions {
+            Some(v) => versions.insert("workload".into(), v.clone()),
+            None => return Err(Skip("no Python environment for this scenario".into())),
+        };
+    }
     // Append mode: master and workers share this file, and without it their
     // concurrent writes land at one shared offset and overwrite each other.
+    let log_path = dir.path().join("workload.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
         .map_err(|e| Skip(format!("cannot create {}: {e}", log_path.display())))?;
     let port = free_port().map_err(|e| Skip(format!("no free TCP port on 127.0.0.1: {e}")))?;
-    let scenarios = ctx.scenarios_dir.display().to_string();
-    let workload = scenario.argv(&python, &scenarios, port);
-    let env_vars = workload_env(scenario, dir.path());
+    let scenarios = paths.scenarios.display().to_string();
+    let workload = scenario.argv(&paths.python, &scenarios, port);
+    // gunicorn keeps a control socket under HOME: one HOME per cell.
+    let home = match env {
+        EnvKind::Docker => PathBuf::from("/tmp"),
+        _ => dir.path().to_path_buf(),
+    };
+    let env_vars = workload_env(scenario, &home);
     let mut argv = Vec::new();
     for part in &variant.prefix {
         match part.as_str() {
-            "{initlab-init}" => argv.push(ctx.inits.init.display().to_string()),
-            "{initlab-init-issue38}" => argv.push(ctx.inits.issue38.display().to_string()),
-            "{config}" => argv.push(
-                write_config(dir.path(), &workload, &env_vars, &ctx.scenarios_dir)
-                    .map_err(Skip)?
-                    .display()
-                    .to_string(),
-            ),
+            "{initlab-init}" => argv.push(paths.init.clone()),
+            "{initlab-init-issue38}" => argv.push(paths.issue38.clone()),
+            "{config}" => {
+                write_config(dir.path(), &workload, &env_vars, &paths.scenarios).map_err(Skip)?;
+                argv.push(paths.cell.join("init.yml").display().to_string());
+            }
             other => argv.push(other.to_string()),
         }
     }
@@ -255,13 +251,33 @@ fn prepare_and_run(
     let spec = StartSpec {
         argv: &argv,
         env: &env_vars,
-        workdir: &ctx.scenarios_dir,
+        workdir: &paths.scenarios,
         log: &log,
     };
-    let started = environment::start_process(&spec, env == EnvKind::Pid1)
-        .map_err(|e| Skip(format!("cannot start `{}`: {e}", argv.join(" "))))?;
+    let started = match env {
+        EnvKind::Direct | EnvKind::Pid1 => environment::start_process(&spec, env == EnvKind::Pid1),
+        EnvKind::Docker => {
+            let ready = docker_ready(ctx)?;
+            environment::start_container(
+                &spec,
+                &ContainerSpec {
+                    name: format!(
+                        "initlab-{}-{}-{}",
+                        ready.run_id, variant.name, scenario.name
+                    ),
+                    image: &ready.image,
+                    run_id: &ready.run_id,
+                    init_dir: ctx.inits.init.parent().unwrap_or(Path::new("/")),
+                    cell_dir: dir.path(),
+                    docker_init: variant.docker_init,
+                },
+            )
+        }
+    }
+    .map_err(|e| Skip(format!("cannot start `{}`: {e}", argv.join(" "))))?;
     let mut dctx = Ctx {
-        root: started.root,
+        root: started.root(),
+        started: &started,
         has_init: variant.has_init(),
         log: log_path.clone(),
         port,
@@ -269,16 +285,14 @@ fn prepare_and_run(
         baseline,
         seen: Vec::new(),
     };
-    let outcome = match scenario.driver {
+    let mut outcome = match scenario.driver {
         Driver::Probe => drivers::probe(&mut dctx),
         Driver::Script => drivers::script(&mut dctx),
         Driver::Gunicorn => drivers::gunicorn(&mut dctx),
         Driver::Control => drivers::control(&mut dctx),
     };
-    let survivors = reaper::kill_tree(started.root, &dctx.seen);
-    reaper::wait(started.root, ctx.timing.exit);
-    reaper::release(started.root);
-    let mut outcome = outcome;
+    let seen = std::mem::take(&mut dctx.seen);
+    let survivors = started.teardown(&seen);
     if !survivors.is_empty() {
         outcome.checks.push(Check::fail(
             "teardown",
@@ -296,6 +310,66 @@ fn prepare_and_run(
     Ok((outcome, kept))
 }
 
+fn docker_ready(ctx: &RunCtx) -> Result<&DockerReady, Skip> {
+    match &ctx.docker {
+        Some(Ok(ready)) => Ok(ready),
+        Some(Err(why)) => Err(Skip(why.clone())),
+        None => Err(Skip(
+            "the docker environment was not prepared for this run".into(),
+        )),
+    }
+}
+
+fn paths_for(ctx: &RunCtx, env: EnvKind, cell: &Path) -> Result<Paths, Skip> {
+    if env == EnvKind::Docker {
+        let ready = docker_ready(ctx)?;
+        return Ok(Paths {
+            python: docker::PYTHON.into(),
+            scenarios: docker::SCENARIOS.into(),
+            init: format!("{}/initlab-init", docker::INIT_MOUNT),
+            issue38: format!("{}/initlab-init-issue38", docker::INIT_MOUNT),
+            cell: docker::CELL_MOUNT.into(),
+            versions: Some(ready.versions.clone()),
+        });
+    }
+    Ok(Paths {
+        python: ctx
+            .python
+            .as_ref()
+            .map(|p| p.path.display().to_string())
+            .unwrap_or_default(),
+        scenarios: ctx.scenarios_dir.clone(),
+        init: ctx.inits.init.display().to_string(),
+        issue38: ctx.inits.issue38.display().to_string(),
+        cell: cell.to_path_buf(),
+        versions: ctx.python.as_ref().map(|p| p.versions.clone()),
+    })
+}
+
+/// The init must be there (a third-party one on PATH); its version goes
+/// into the report.
+fn record_init_version(
+    ctx: &RunCtx,
+    variant: &Variant,
+    versions: &mut BTreeMap<String, String>,
+) -> Result<(), Skip> {
+    let program = match variant.program() {
+        Program::None => return Ok(()),
+        Program::Ours("initlab-init") => ctx.inits.init.clone(),
+        Program::Ours(_) => ctx.inits.issue38.clone(),
+        Program::External(name) => which::which(&name).map_err(|_| {
+            Skip(match &variant.install {
+                Some(cmd) => format!("{name} is not installed; install it with `{cmd}`"),
+                None => format!("{name} is not on PATH"),
+            })
+        })?,
+    };
+    if let Some(v) = variant::version_of(&program) {
+        versions.insert("init".into(), v);
+    }
+    Ok(())
+}
+
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -308,7 +382,6 @@ fn workload_env(scenario: &Scenario, home: &Path) -> Vec<(String, String)> {
             "PATH".to_string(),
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
         ),
-        // gunicorn keeps a control socket under HOME: one HOME per cell.
         ("HOME".into(), home.display().to_string()),
         ("LANG".into(), "C.UTF-8".into()),
         ("PYTHONUNBUFFERED".into(), "1".into()),

@@ -13,7 +13,7 @@ use crate::matrix::{self, Planned};
 use crate::report::{self, Format};
 use crate::scenario::{self, Scenario};
 use crate::variant::{self, Program, Variant};
-use crate::{inits, inspect, interrupt, python, reaper, reproduce};
+use crate::{docker, inits, inspect, interrupt, python, reaper, reproduce};
 
 /// Exit statuses.
 pub mod status {
@@ -62,6 +62,14 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Build the Docker images (base from debootstrap, then the workload image).
+    Images {
+        /// Build them again even when the cached ones match their inputs.
+        #[arg(long)]
+        rebuild: bool,
+        #[arg(long, value_name = "DIR", env = "INITLAB_INIT_DIR")]
+        init_dir: Option<PathBuf>,
+    },
     /// Show the decoded signal state of a process and its descendants.
     Inspect {
         pid: i32,
@@ -102,7 +110,7 @@ struct RunArgs {
     /// Only these scenarios (comma-separated).
     #[arg(long, value_delimiter = ',')]
     scenario: Vec<String>,
-    /// Only these environments (comma-separated): direct, pid1.
+    /// Only these environments (comma-separated): direct, pid1, docker.
     #[arg(long, value_delimiter = ',')]
     env: Vec<String>,
     /// Report format.
@@ -144,6 +152,7 @@ pub fn main() -> i32 {
         Command::Reproduce { bug, common, env } => reproduce_cmd(&bug, &common, &env),
         Command::List { common } => list(&common),
         Command::Inspect { pid, json } => inspect::main(pid, json),
+        Command::Images { rebuild, init_dir } => images(rebuild, init_dir.as_deref()),
     };
     cleanup();
     match result {
@@ -155,8 +164,10 @@ pub fn main() -> i32 {
     }
 }
 
-/// Leaves nothing behind: every process still below the harness.
+/// Leaves nothing behind: the run's containers, every process still below
+/// the harness.
 fn cleanup() {
+    docker::remove_own();
     let left = reaper::kill_all_descendants();
     if !left.is_empty() {
         eprintln!("initlab: processes that would not die: {left:?}");
@@ -199,7 +210,12 @@ fn load_catalogue(common: &Common) -> Result<(Vec<Variant>, Vec<Scenario>, PathB
     Ok((variants, scenarios, dir))
 }
 
-fn run_ctx(common: &Common, dir: &Path, scenarios: &[&Scenario]) -> Result<RunCtx, Failure> {
+fn run_ctx(
+    common: &Common,
+    dir: &Path,
+    scenarios: &[&Scenario],
+    envs: &[EnvKind],
+) -> Result<RunCtx, Failure> {
     let expectations = Expectations::load(common.expectations.as_deref()).map_err(usage)?;
     let inits = inits::locate(common.init_dir.as_deref()).map_err(|e| Failure(status::SETUP, e))?;
     let python = if scenarios.iter().any(|s| s.needs_python()) {
@@ -210,6 +226,10 @@ fn run_ctx(common: &Common, dir: &Path, scenarios: &[&Scenario]) -> Result<RunCt
     } else {
         None
     };
+    let docker = envs.contains(&EnvKind::Docker).then(|| {
+        docker::prepare(&inits, false)
+            .inspect_err(|why| eprintln!("initlab: the docker environment is not available: {why}"))
+    });
     let workdir = tempfile::Builder::new()
         .prefix("initlab-run-")
         .tempdir()
@@ -223,6 +243,7 @@ fn run_ctx(common: &Common, dir: &Path, scenarios: &[&Scenario]) -> Result<RunCt
         expectations,
         strict: std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false"),
         workdir,
+        docker,
     })
 }
 
@@ -233,7 +254,7 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     if args.scenario.is_empty() {
         chosen_scenarios.retain(|s| s.default);
     }
-    let default_envs = [EnvKind::Direct, EnvKind::Pid1];
+    let default_envs = EnvKind::ALL;
     let envs: Vec<EnvKind> = if args.env.is_empty() {
         default_envs.to_vec()
     } else {
@@ -245,7 +266,7 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     if let Some(jobs) = args.jobs.filter(|j| *j == 0) {
         return Err(usage(format!("--jobs {jobs}: give at least 1")));
     }
-    let ctx = run_ctx(&args.common, &dir, &chosen_scenarios)?;
+    let ctx = run_ctx(&args.common, &dir, &chosen_scenarios, &envs)?;
     let none = variants
         .iter()
         .find(|v| v.name == "none")
@@ -303,6 +324,13 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     })
 }
 
+fn images(rebuild: bool, init_dir: Option<&Path>) -> Result<i32, Failure> {
+    let inits = inits::locate(init_dir).map_err(|e| Failure(status::SETUP, e))?;
+    let ready = docker::prepare(&inits, rebuild).map_err(|e| Failure(status::SETUP, e))?;
+    println!("{} ({})", ready.image, ready.versions);
+    Ok(status::OK)
+}
+
 fn reproduce_cmd(bug: &str, common: &Common, env: &str) -> Result<i32, Failure> {
     if bug != "issue-38" {
         return Err(usage(format!("unknown bug `{bug}`; known: issue-38")));
@@ -317,7 +345,7 @@ fn reproduce_cmd(bug: &str, common: &Common, env: &str) -> Result<i32, Failure> 
         .iter()
         .find(|s| s.name == "gunicorn-custom-worker")
         .ok_or_else(|| usage("the scenario gunicorn-custom-worker is missing".into()))?;
-    let ctx = run_ctx(common, &dir, &[scenario])?;
+    let ctx = run_ctx(common, &dir, &[scenario], &[env])?;
     reproduce::issue_38(&ctx, &variants, scenario, env)
 }
 
@@ -360,6 +388,9 @@ fn list(common: &Common) -> Result<i32, Failure> {
             " (needs root: not available)"
         }
     );
-    println!("  docker                   not available in this build");
+    match docker::engine() {
+        Ok(v) => println!("  docker                   PID 1 of a container (engine {v})"),
+        Err(why) => println!("  docker                   not available: {why}"),
+    }
     Ok(status::OK)
 }

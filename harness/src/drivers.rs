@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use initlab_init::reap::Ending;
 
 use crate::checks::{self, Baseline, Check};
+use crate::environment::Started;
 use crate::proc_state::{self, show_mask, Observed, ProcInfo, Role};
-use crate::reaper;
 use crate::self_report;
 
 /// Deadlines, all far below gunicorn's own 30 s worker timeout: the evidence
@@ -35,8 +35,10 @@ impl Default for Timing {
 
 /// What a driver needs to know about the cell it runs.
 pub struct Ctx<'a> {
-    /// Host pid of the first process (the init, or the workload for `none`).
+    /// Host pid of the first process (the init, or the workload for `none`);
+    /// 0 for a container that ended before it could be looked at.
     pub root: i32,
+    pub started: &'a Started,
     pub has_init: bool,
     pub log: PathBuf,
     pub port: u16,
@@ -73,7 +75,7 @@ fn exit_note(ending: Option<Ending>, within: Duration) -> String {
 /// The neutral probe: it prints its own state and exits.
 pub fn probe(ctx: &mut Ctx<'_>) -> Outcome {
     let mut out = Outcome::default();
-    let ending = reaper::wait(ctx.root, ctx.timing.exit);
+    let ending = ctx.started.wait(ctx.timing.exit);
     out.checks.push(Check::new(
         "exit",
         ending == Some(Ending::Exited(0)),
@@ -101,7 +103,7 @@ pub fn probe(ctx: &mut Ctx<'_>) -> Outcome {
 /// the patched subprocess returned.
 pub fn script(ctx: &mut Ctx<'_>) -> Outcome {
     let mut out = Outcome::default();
-    let ending = reaper::wait(ctx.root, ctx.timing.exit);
+    let ending = ctx.started.wait(ctx.timing.exit);
     if ending.is_none() {
         out.processes = observe(ctx, "").0;
     }
@@ -246,7 +248,7 @@ fn boot(ctx: &mut Ctx<'_>, out: &mut Outcome, want: usize) -> bool {
     let mut ready = BTreeSet::new();
     while started.elapsed() < ctx.timing.boot {
         ready = ready_workers(ctx);
-        if ready.len() >= want || reaper::ended(ctx.root).is_some() {
+        if ready.len() >= want || ctx.started.ended().is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -287,7 +289,7 @@ fn boot(ctx: &mut Ctx<'_>, out: &mut Outcome, want: usize) -> bool {
                 show_mask(w.signals.pending)
             ));
         }
-        if let Some(e) = reaper::ended(ctx.root) {
+        if let Some(e) = ctx.started.ended() {
             why.push(format!("first process {e}"));
         }
         why.join("; ")
@@ -507,17 +509,15 @@ pub fn control(ctx: &mut Ctx<'_>) -> Outcome {
     out
 }
 
-/// SIGTERM to PID 1 stops the whole tree, with status 0 (gunicorn's for a
-/// graceful stop, passed through by the init).
+/// SIGTERM to PID 1 (`docker stop` in Docker) stops the whole tree, with
+/// status 0 (gunicorn's for a graceful stop, passed through by the init).
 fn term(ctx: &mut Ctx<'_>) -> Check {
     let tree: Vec<(i32, u64)> = proc_state::tree(ctx.root)
         .iter()
         .map(|p| (p.pid, p.start_time))
         .collect();
-    let started = Instant::now();
-    signal_root(ctx, libc::SIGTERM);
     // gunicorn may take its --graceful-timeout (5 s) to stop workers.
-    let ending = reaper::wait(ctx.root, ctx.timing.exit);
+    let (ending, took, how) = ctx.started.terminate(ctx.timing.exit);
     let left: Vec<i32> = tree
         .iter()
         .filter(|(pid, start)| {
@@ -525,20 +525,21 @@ fn term(ctx: &mut Ctx<'_>) -> Check {
         })
         .map(|(pid, _)| *pid)
         .collect();
-    let took = started.elapsed();
+    let in_time = took < ctx.timing.exit;
     match ending {
         Some(e) if left.is_empty() => Check::new(
             "term",
-            e == Ending::Exited(0),
+            e == Ending::Exited(0) && in_time,
             format!(
-                "SIGTERM to PID 1: the tree stopped in {:.1} s; first process {e} (want status 0)",
-                took.as_secs_f64()
+                "{how}: the tree stopped in {:.1} s; first process {e} (want status 0 within {:?})",
+                took.as_secs_f64(),
+                ctx.timing.exit
             ),
         ),
         Some(e) => Check::fail(
             "term",
             format!(
-                "first process {e}, but {} processes of the tree remain: {left:?}",
+                "{how}: first process {e}, but {} processes of the tree remain: {left:?}",
                 left.len()
             ),
         ),
@@ -553,7 +554,7 @@ fn term(ctx: &mut Ctx<'_>) -> Check {
             Check::fail(
                 "term",
                 format!(
-                    "SIGTERM to PID 1: still running after {:?}{}{}",
+                    "{how}: still running after {:?}{}{}",
                     ctx.timing.exit,
                     if held.is_empty() { "" } else { "; " },
                     held.join("; ")

@@ -12,6 +12,7 @@
 pub mod cell;
 pub mod checks;
 pub mod cli;
+pub mod docker;
 pub mod drivers;
 pub mod environment;
 pub mod expect;

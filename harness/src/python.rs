@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::helper;
 
@@ -14,11 +15,15 @@ pub struct Python {
     pub versions: String,
 }
 
-const VERSIONS: &str = "import sys, gevent, gunicorn; \
+pub const VERSIONS: &str = "import sys, gevent, gunicorn; \
 print('Python %d.%d.%d, gevent %s, gunicorn %s' % (sys.version_info[:3] + (gevent.__version__, gunicorn.__version__)))";
 
 fn versions(python: &Path) -> Result<String, String> {
-    helper::stdout_of(duct::cmd(python, ["-c", VERSIONS]).stderr_null()).ok_or_else(|| {
+    helper::stdout_of(
+        duct::cmd(python, ["-c", VERSIONS]).stderr_null(),
+        Duration::from_secs(60),
+    )
+    .ok_or_else(|| {
         format!(
             "{} cannot import gevent and gunicorn; install them there or leave out --python",
             python.display()
@@ -44,10 +49,10 @@ fn base_interpreter() -> Result<PathBuf, String> {
         "python3 not found: install it (apt-get install python3 python3-venv) or give --python PATH"
             .to_string()
     })?;
-    helper::stdout_of(duct::cmd(
-        &found,
-        ["-c", "import sys; print(sys.executable)"],
-    ))
+    helper::stdout_of(
+        duct::cmd(&found, ["-c", "import sys; print(sys.executable)"]),
+        Duration::from_secs(30),
+    )
     .map(PathBuf::from)
     .ok_or_else(|| format!("{} does not run", found.display()))
 }

@@ -54,19 +54,25 @@ pub fn adopt_root(pid: i32) {
     reaper().book.lock().unwrap().roots.insert(pid);
 }
 
-/// Runs a helper command whose owner waits for it itself (duct/std).
-pub fn foreign<T>(pids: Vec<u32>, wait: impl FnOnce() -> T) -> T {
-    let r = reaper();
-    r.book
-        .lock()
-        .unwrap()
-        .foreign
-        .extend(pids.iter().map(|p| *p as i32));
-    let out = wait();
-    let mut book = r.book.lock().unwrap();
+/// Leaves these helper processes (duct/std) to their owner, who waits for them.
+pub fn hold_foreign(pids: &[u32]) {
+    let mut book = reaper().book.lock().unwrap();
+    book.foreign.extend(pids.iter().map(|p| *p as i32));
+}
+
+/// Undoes [`hold_foreign`] once the owner has waited.
+pub fn release_foreign(pids: &[u32]) {
+    let mut book = reaper().book.lock().unwrap();
     for p in pids {
-        book.foreign.remove(&(p as i32));
+        book.foreign.remove(&(*p as i32));
     }
+}
+
+/// Runs `wait` for helper processes whose owner waits for them itself.
+pub fn foreign<T>(pids: Vec<u32>, wait: impl FnOnce() -> T) -> T {
+    hold_foreign(&pids);
+    let out = wait();
+    release_foreign(&pids);
     out
 }
 

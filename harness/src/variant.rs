@@ -127,7 +127,11 @@ pub fn from_spec(spec: &str) -> Result<Variant, String> {
 /// The first line `PROGRAM --version` prints, for the report; nothing when
 /// the program does not know `--version`.
 pub fn version_of(program: &Path) -> Option<String> {
-    let out = crate::helper::output(duct::cmd(program, ["--version"]).stderr_to_stdout()).ok()?;
+    let out = crate::helper::output(
+        duct::cmd(program, ["--version"]).stderr_to_stdout(),
+        std::time::Duration::from_secs(10),
+    )
+    .ok()?;
     if !out.status.success() {
         return None;
     }

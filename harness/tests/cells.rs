@@ -21,8 +21,11 @@ fn initlab_init_passes_every_check(
         "gunicorn-control"
     )]
     scenario: &str,
-    #[values(EnvKind::Direct, EnvKind::Pid1)] env: EnvKind,
+    #[values(EnvKind::Direct, EnvKind::Pid1, EnvKind::Docker)] env: EnvKind,
 ) {
+    if env == EnvKind::Docker && !docker_available() {
+        return;
+    }
     let r = run_cell(variant, scenario, env);
     assert_eq!(r.verdict, Verdict::Pass, "{}", dump(&r));
     assert!(r.matches_expectation);
@@ -50,8 +53,11 @@ fn issue38_replica_reproduces(
         "gunicorn-control"
     )]
     scenario: &str,
-    #[values(EnvKind::Direct, EnvKind::Pid1)] env: EnvKind,
+    #[values(EnvKind::Direct, EnvKind::Pid1, EnvKind::Docker)] env: EnvKind,
 ) {
+    if env == EnvKind::Docker && !docker_available() {
+        return;
+    }
     let r = run_cell("initlab-init-issue38", scenario, env);
     assert_eq!(r.verdict, Verdict::Fail, "{}", dump(&r));
     assert!(r.matches_expectation, "{}", dump(&r));
@@ -74,6 +80,35 @@ fn issue38_replica_reproduces(
     }
     if scenario == "gevent-subprocess" {
         assert!(failed(&r, "subprocess"), "{}", dump(&r));
+    }
+}
+
+/// Docker's own --init, measured against its recorded expectation.
+#[rstest]
+fn docker_init_is_measured(
+    #[values(
+        "probe",
+        "gevent-subprocess",
+        "gevent-subprocess-unpatched",
+        "gunicorn-gevent",
+        "gunicorn-custom-worker",
+        "gunicorn-control"
+    )]
+    scenario: &str,
+) {
+    if !docker_available() {
+        return;
+    }
+    let r = run_cell("docker-init", scenario, EnvKind::Docker);
+    assert!(r.matches_expectation, "{}", dump(&r));
+    if scenario.starts_with("gunicorn") {
+        // The tree was read from /proc: docker-init is its PID 1.
+        let init = r.processes.iter().find(|p| p.role == Role::Init);
+        assert!(
+            init.is_some_and(|p| p.command.contains("docker-init")),
+            "{}",
+            dump(&r)
+        );
     }
 }
 

@@ -103,10 +103,13 @@ fn user_given_init_and_json_report() {
     assert!(cell["checks"][0]["evidence"].is_string());
 }
 
-#[test]
-fn reproduce_issue_38_narrates_and_exits_0() {
+#[rstest]
+fn reproduce_issue_38_narrates_and_exits_0(#[values("direct", "pid1", "docker")] env: &str) {
+    if env == "docker" && !common::docker_available() {
+        return;
+    }
     let out = initlab()
-        .args(["reproduce", "issue-38"])
+        .args(["reproduce", "issue-38", "--env", env])
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap();

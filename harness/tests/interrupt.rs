@@ -7,8 +7,33 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[test]
-fn interrupted_run_leaves_no_process() {
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < end, "initlab did not exit after SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn containers_of_runs() -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=initlab.run"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[rstest::rstest]
+fn interrupted_run_leaves_nothing(#[values("direct", "docker")] env: &str) {
+    if env == "docker" && !common::docker_available() {
+        return;
+    }
     // A private copy of the scenarios: every workload process runs in it,
     // which is how survivors are recognised.
     let copy = tempfile::tempdir().unwrap();
@@ -17,7 +42,14 @@ fn interrupted_run_leaves_no_process() {
         std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_initlab"))
-        .args(["run", "--variant", "initlab-init-issue38", "--scenario"])
+        .args([
+            "run",
+            "--variant",
+            "initlab-init-issue38",
+            "--env",
+            env,
+            "--scenario",
+        ])
         .arg("gunicorn-control,gunicorn-gevent")
         .arg("--scenarios")
         .arg(copy.path())
@@ -35,10 +67,34 @@ fn interrupted_run_leaves_no_process() {
             .map(|p| p.pid)
             .collect()
     };
-    // Wait until the hanging workloads run (the baselines come first).
+    // Drain stderr so the harness never blocks writing progress.
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let reader =
         std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect::<Vec<_>>());
+    if env == "docker" {
+        // Containers run from the image's own copy of the scenarios.
+        let end = Instant::now() + Duration::from_secs(300);
+        while containers_of_runs().len() < 2 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(
+            containers_of_runs().len() >= 2,
+            "the containers never started"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let status = wait_exit(&mut child);
+        assert_eq!(status.code(), Some(130));
+        let left = containers_of_runs();
+        assert!(left.is_empty(), "containers survived: {left:?}");
+        assert!(in_run().is_empty());
+        return;
+    }
+    // Wait until the hanging workloads run (the baselines come first).
     let end = Instant::now() + Duration::from_secs(90);
     let mut seen = 0;
     while Instant::now() < end {
@@ -62,14 +118,7 @@ fn interrupted_run_leaves_no_process() {
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
-    let end = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < end, "initlab did not exit after SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child);
     let log = reader.join().unwrap().join("\n");
     assert_eq!(status.code(), Some(130), "{log}");
     let left = in_run();

@@ -10,13 +10,21 @@ use assert_cmd::Command;
 
 #[test]
 fn third_party_inits_match_their_expectations() {
+    let docker = common::docker_available();
+    let envs = if docker {
+        "direct,pid1,docker"
+    } else {
+        "direct,pid1"
+    };
     let out = Command::cargo_bin("initlab")
         .unwrap()
         .env("INITLAB_INIT_DIR", common::init_dir())
         .args([
             "run",
             "--variant",
-            "none,tini,tini-g,dumb-init,catatonit,sh",
+            "none,tini,tini-g,dumb-init,catatonit,sh,docker-init",
+            "--env",
+            envs,
             "--format",
             "json",
         ])
@@ -30,11 +38,9 @@ fn third_party_inits_match_their_expectations() {
         )
     });
     let cells = report["cells"].as_array().unwrap();
-    assert_eq!(
-        cells.len(),
-        6 * 6 * 2,
-        "variants × default scenarios × envs"
-    );
+    // docker-init runs only in docker.
+    let want = 6 * 6 * 2 + if docker { 7 * 6 } else { 0 };
+    assert_eq!(cells.len(), want, "variants × default scenarios × envs");
     let deviating: Vec<String> = cells
         .iter()
         .filter(|c| c["matches_expectation"] != true)

@@ -13,7 +13,29 @@ use initlab::environment::EnvKind;
 use initlab::expect::Expectations;
 use initlab::scenario::{self, Scenario};
 use initlab::variant::{self, Variant};
-use initlab::{inits, python, reaper};
+use initlab::{docker, inits, python, reaper};
+
+/// Whether the docker cells can run. Where the engine is required (CI sets
+/// INITLAB_REQUIRE_DOCKER=1) its absence fails the test instead.
+///
+/// Asked with a plain `docker info` rather than the library's helpers: those
+/// start the harness's reaper, which must not run in a test that waits for
+/// its own children.
+pub fn docker_available() -> bool {
+    let answers = std::process::Command::new("timeout")
+        .args(["15", "docker", "info"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if answers {
+        return true;
+    }
+    let why = "the Docker engine does not answer `docker info`";
+    assert!(!docker::required(), "{}=1, but {why}", docker::REQUIRE);
+    eprintln!("docker cells not run: {why}");
+    false
+}
 
 /// `target/<profile>`, where `cargo test --workspace` put the init binaries.
 pub fn init_dir() -> PathBuf {
@@ -55,14 +77,17 @@ pub fn shared() -> &'static Shared {
     SHARED.get_or_init(|| {
         reaper::start();
         let dir = scenario::default_dir();
+        let inits = inits::locate(Some(&init_dir())).unwrap();
+        let docker = docker_available().then(|| docker::prepare(&inits, false));
         let ctx = RunCtx {
-            inits: inits::locate(Some(&init_dir())).unwrap(),
+            inits,
             python: Some(python::provide(None, &dir).expect("the Python environment")),
             scenarios_dir: dir,
             timing: Timing::default(),
             expectations: Expectations::load(None).unwrap(),
             strict: true,
             workdir: tempfile::tempdir().unwrap().keep(),
+            docker,
         };
         let none = variant("none");
         let baselines = scenarios()
