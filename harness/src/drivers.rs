@@ -246,10 +246,29 @@ fn lasting_zombies(ctx: &mut Ctx<'_>) -> Vec<(i32, i32, String)> {
 fn boot(ctx: &mut Ctx<'_>, out: &mut Outcome, want: usize) -> bool {
     let started = Instant::now();
     let mut ready = BTreeSet::new();
+    // A SIGCHLD pending while blocked can never be delivered: a worker that
+    // shows one for a second will not finish booting, so the verdict need
+    // not wait for the deadline.
+    let mut stuck_since: Option<Instant> = None;
+    let mut last_look = Instant::now();
     while started.elapsed() < ctx.timing.boot {
         ready = ready_workers(ctx);
         if ready.len() >= want || ctx.started.ended().is_some() {
             break;
+        }
+        if last_look.elapsed() >= Duration::from_millis(200) {
+            last_look = Instant::now();
+            let stuck = observe(ctx, "gunicorn").0.iter().any(|w| {
+                w.role == Role::Worker
+                    && w.signals.sigchld_stuck()
+                    && !ready.contains(&proc_state::inner_pid(w.pid))
+            });
+            match (stuck, stuck_since) {
+                (false, _) => stuck_since = None,
+                (true, None) => stuck_since = Some(Instant::now()),
+                (true, Some(t)) if t.elapsed() >= Duration::from_secs(1) => break,
+                (true, Some(_)) => {}
+            }
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -262,11 +281,20 @@ fn boot(ctx: &mut Ctx<'_>, out: &mut Outcome, want: usize) -> bool {
             join(&ready)
         )
     } else {
-        let mut why = vec![format!(
-            "{} of {want} workers finished booting within {:?}",
-            ready.len(),
-            ctx.timing.boot
-        )];
+        let mut why = vec![match stuck_since {
+            Some(t) => format!(
+                "{} of {want} workers finished booting; verdict after {:.1} s: a worker has had \
+                 SIGCHLD pending while blocked for {:.1} s, which can never be delivered",
+                ready.len(),
+                started.elapsed().as_secs_f64(),
+                t.elapsed().as_secs_f64()
+            ),
+            None => format!(
+                "{} of {want} workers finished booting within {:?}",
+                ready.len(),
+                ctx.timing.boot
+            ),
+        }];
         let (procs, tree) = observe(ctx, "gunicorn");
         for w in procs
             .iter()
