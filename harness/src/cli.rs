@@ -13,7 +13,7 @@ use crate::matrix::{self, Planned};
 use crate::report::{self, Format};
 use crate::scenario::{self, Scenario};
 use crate::variant::{self, Program, Variant};
-use crate::{docker, inits, inspect, interrupt, python, reaper, reproduce};
+use crate::{bench, docker, inits, inspect, interrupt, python, reaper, reproduce};
 
 /// Exit statuses.
 pub mod status {
@@ -61,6 +61,25 @@ enum Command {
     List {
         #[command(flatten)]
         common: Common,
+    },
+    /// Benchmark initlab-init against tini, dumb-init and catatonit, and the harness's own cost.
+    Bench {
+        /// Tiny sizes: a smoke run, not a measurement.
+        #[arg(long)]
+        quick: bool,
+        /// Write the Markdown report here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The benchmark's helper programs (run under the inits being measured).
+    #[command(hide = true)]
+    BenchHelper {
+        /// `orphans` or `catch`.
+        mode: String,
+        /// How many orphans.
+        count: Option<usize>,
     },
     /// Build the Docker images (base from debootstrap, then the workload image).
     Images {
@@ -145,6 +164,17 @@ pub fn main() -> i32 {
             };
         }
     };
+    // The helpers run under the inits being measured: no threads, no reaper.
+    if let Command::BenchHelper { mode, count } = &cli.command {
+        return match (mode.as_str(), count) {
+            ("orphans", Some(n)) => bench::helper_orphans(*n),
+            ("catch", None) => bench::helper_catch(),
+            _ => {
+                eprintln!("initlab: bench-helper takes `orphans N` or `catch`");
+                status::USAGE
+            }
+        };
+    }
     interrupt::install(cleanup);
     reaper::start();
     let result = match cli.command {
@@ -153,6 +183,12 @@ pub fn main() -> i32 {
         Command::List { common } => list(&common),
         Command::Inspect { pid, json } => inspect::main(pid, json),
         Command::Images { rebuild, init_dir } => images(rebuild, init_dir.as_deref()),
+        Command::Bench {
+            quick,
+            output,
+            common,
+        } => bench_cmd(quick, output.as_deref(), &common),
+        Command::BenchHelper { .. } => unreachable!("dispatched above"),
     };
     cleanup();
     match result {
@@ -322,6 +358,31 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     } else {
         status::DEVIATED
     })
+}
+
+fn bench_cmd(quick: bool, output: Option<&Path>, common: &Common) -> Result<i32, Failure> {
+    let (variants, scenarios, dir) = load_catalogue(common)?;
+    let gunicorn: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| s.name == "gunicorn-gevent")
+        .collect();
+    let ctx = run_ctx(common, &dir, &gunicorn, &[EnvKind::Direct])?;
+    let sizes = if quick {
+        &bench::Sizes::QUICK
+    } else {
+        &bench::Sizes::FULL
+    };
+    let text = bench::run(&ctx, &variants, sizes).map_err(|e| Failure(status::SETUP, e))?;
+    match output {
+        Some(path) => std::fs::write(path, &text).map_err(|e| {
+            Failure(
+                status::SETUP,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?,
+        None => print!("{text}"),
+    }
+    Ok(status::OK)
 }
 
 fn images(rebuild: bool, init_dir: Option<&Path>) -> Result<i32, Failure> {

@@ -9,6 +9,7 @@
 //! [`checks`]; [`expect`] says which checks a cell should fail; [`matrix`]
 //! runs cells in parallel and [`report`] prints the result.
 
+pub mod bench;
 pub mod cell;
 pub mod checks;
 pub mod cli;

@@ -153,14 +153,16 @@ impl Supervisor {
                 self.begin_stop(false);
             }
             if let Phase::Stopping { killed_at, .. } = self.phase {
-                self.advance_stop();
-                let gave_up = killed_at.is_some_and(|t| t.elapsed() >= AFTER_KILL);
-                if sweep.no_children || gave_up {
-                    if !sweep.no_children {
-                        log::say("some processes did not end after SIGKILL; exiting anyway");
-                    }
+                // Nothing left to stop: exit before looking for leftovers,
+                // which costs a walk of /proc when the init is not PID 1.
+                if sweep.no_children {
                     return self.status();
                 }
+                if killed_at.is_some_and(|t| t.elapsed() >= AFTER_KILL) {
+                    log::say("some processes did not end after SIGKILL; exiting anyway");
+                    return self.status();
+                }
+                self.advance_stop();
             }
             self.wait();
             self.read_signals();
