@@ -343,21 +343,29 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         Format::Json => report::json(&results, wall.elapsed()),
         Format::Junit => report::junit(&results),
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, &text).map_err(|e| {
-            Failure(
-                status::SETUP,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?,
-        None => print!("{text}"),
-    }
+    write_report(args.output.as_deref(), &text)?;
     eprintln!("{}", matrix::timing_summary(&results, wall));
     Ok(if results.iter().all(|r| r.matches_expectation) {
         status::OK
     } else {
         status::DEVIATED
     })
+}
+
+/// Writes a report to `output`, or to stdout.
+fn write_report(output: Option<&Path>, text: &str) -> Result<(), Failure> {
+    match output {
+        Some(path) => std::fs::write(path, text).map_err(|e| {
+            Failure(
+                status::SETUP,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        }),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
 
 fn bench_cmd(quick: bool, output: Option<&Path>, common: &Common) -> Result<i32, Failure> {
@@ -373,15 +381,7 @@ fn bench_cmd(quick: bool, output: Option<&Path>, common: &Common) -> Result<i32,
         &bench::Sizes::FULL
     };
     let text = bench::run(&ctx, &variants, sizes).map_err(|e| Failure(status::SETUP, e))?;
-    match output {
-        Some(path) => std::fs::write(path, &text).map_err(|e| {
-            Failure(
-                status::SETUP,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?,
-        None => print!("{text}"),
-    }
+    write_report(output, &text)?;
     Ok(status::OK)
 }
 

@@ -142,17 +142,18 @@ fn debootstrap_phase(line: &str) -> bool {
     !per_package
 }
 
-/// The base image: `debootstrap --variant=minbase bookworm`, imported.
-fn base_image(rebuild: bool) -> Result<String, String> {
-    let mirror = host_mirror();
-    let tag = format!(
+fn base_tag(mirror: Option<&str>) -> String {
+    format!(
         "initlab-base:{}",
-        short_hash(&[
-            b"bookworm minbase",
-            mirror.as_deref().unwrap_or("").as_bytes()
-        ])
-    );
-    if !rebuild && image_exists(&tag) {
+        short_hash(&[b"bookworm minbase", mirror.unwrap_or("").as_bytes()])
+    )
+}
+
+/// The base image: `debootstrap --variant=minbase bookworm`, imported.
+fn base_image() -> Result<String, String> {
+    let mirror = host_mirror();
+    let tag = base_tag(mirror.as_deref());
+    if image_exists(&tag) {
         return Ok(tag);
     }
     if which::which("debootstrap").is_err() {
@@ -214,7 +215,7 @@ pub struct Images {
 
 /// Builds (or finds, by hash) the base and the workload image.
 pub fn ensure_images(workspace: &Path, rebuild: bool) -> Result<Images, String> {
-    let base = base_image(rebuild)?;
+    let base = base_tag(host_mirror().as_deref());
     let mut contents: Vec<Vec<u8>> = vec![base.clone().into_bytes()];
     for file in image_inputs(workspace) {
         contents.push(file.display().to_string().into_bytes());
@@ -222,7 +223,15 @@ pub fn ensure_images(workspace: &Path, rebuild: bool) -> Result<Images, String> 
     }
     let parts: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
     let tag = format!("initlab-workload:{}", short_hash(&parts));
-    if rebuild || !image_exists(&tag) {
+    if rebuild {
+        // Remove the old ones first: a rebuild under the same tag would
+        // leave them behind as dangling images.
+        for old in [&tag, &base] {
+            let _ = helper::output(docker(&["rmi", "-f", old]).stderr_null(), QUICK);
+        }
+    }
+    let base = base_image()?;
+    if !image_exists(&tag) {
         eprintln!("initlab: building the workload image {tag} (apt inside, a minute or two)");
         let dockerfile = workspace
             .join("docker")

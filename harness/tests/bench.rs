@@ -29,7 +29,9 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
     let text = std::fs::read_to_string(&report).unwrap();
     let rows: Vec<Vec<String>> = text
         .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| init") && !l.starts_with("| harness"))
+        .filter(|l| {
+            l.starts_with("| ") && !l.starts_with("| init |") && !l.starts_with("| harness |")
+        })
         .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
         .filter(|c: &Vec<String>| c.len() > 13)
         .collect();

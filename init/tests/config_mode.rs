@@ -136,37 +136,31 @@ fn sigterm_stops_programs_in_reverse_dependency_order(#[values(Env::Direct, Env:
     );
 }
 
-#[test]
-fn a_failed_oneshot_fails_the_run_and_skips_its_dependants() {
+/// Runs the init on `yaml`, written to a file of its own.
+fn run_config(yaml: &str) -> assert_cmd::assert::Assert {
     let dir = tempfile::tempdir().unwrap();
-    let config = write(
-        dir.path(),
-        "init.yml",
-        "programs:\n  - {name: setup, path: sh, args: [-c, 'exit 4']}\n  - {name: app, path: sh, args: [-c, 'echo app ran'], after: [setup]}\n",
-    );
+    let config = write(dir.path(), "init.yml", yaml);
     Command::new(INIT)
         .args(["--config", &config])
         .timeout(Duration::from_secs(20))
         .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicates::str::contains(
-            "app: not started because `setup` failed",
-        ));
+}
+
+#[test]
+fn a_failed_oneshot_fails_the_run_and_skips_its_dependants() {
+    run_config(
+        "programs:\n  - {name: setup, path: sh, args: [-c, 'exit 4']}\n  - {name: app, path: sh, args: [-c, 'echo app ran'], after: [setup]}\n",
+    )
+    .code(1)
+    .stdout("")
+    .stderr(predicates::str::contains(
+        "app: not started because `setup` failed",
+    ));
 }
 
 #[test]
 fn a_program_that_cannot_start_exits_6() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write(
-        dir.path(),
-        "init.yml",
-        "programs:\n  - {name: ghost, path: /no/such/program}\n",
-    );
-    Command::new(INIT)
-        .args(["--config", &config])
-        .timeout(Duration::from_secs(20))
-        .assert()
+    run_config("programs:\n  - {name: ghost, path: /no/such/program}\n")
         .code(6)
         .stderr("initlab-init: ghost: /no/such/program: command not found\n");
 }
