@@ -442,14 +442,7 @@ fn bare_workload(
         &ctx.scenarios_dir.display().to_string(),
         port,
     );
-    let env = vec![
-        (
-            "PATH".to_string(),
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-        ),
-        ("HOME".to_string(), dir.path().display().to_string()),
-        ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
-    ];
+    let env = cell::workload_env(scenario, dir.path());
     let t = Instant::now();
     let started = environment::start_process(
         &StartSpec {

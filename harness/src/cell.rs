@@ -376,7 +376,9 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-fn workload_env(scenario: &Scenario, home: &Path) -> Vec<(String, String)> {
+/// The environment every workload gets: a standard PATH, its own HOME,
+/// unbuffered Python that writes no bytecode into the scenarios folder.
+pub fn workload_env(scenario: &Scenario, home: &Path) -> Vec<(String, String)> {
     let mut env = vec![
         (
             "PATH".to_string(),

@@ -39,7 +39,9 @@ fn interrupted_run_leaves_nothing(#[values("direct", "docker")] env: &str) {
     let copy = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(initlab::scenario::default_dir()).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+        }
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_initlab"))
         .args([
