@@ -251,3 +251,37 @@ fn user_and_workdir_and_env_are_applied() {
         )
     );
 }
+
+/// A forking program names its daemon with MAINPID=: the init keeps it as
+/// the program after the original process exits, and stops it on SIGTERM.
+#[test]
+fn mainpid_hands_the_program_over_to_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let config = write(
+        dir.path(),
+        "init.yml",
+        &format!(
+            "programs:\n  - name: daemon\n    type: notify\n    path: {}\n    args: [{}, {}]\n",
+            python(),
+            helper("forking.py"),
+            log.display()
+        ),
+    );
+    let mut live = Live::start(
+        command(INIT, Env::Direct, &["--config", &config]),
+        Env::Direct,
+    );
+    wait_for("the daemon to start", Duration::from_secs(20), || {
+        log_lines(&log)
+            .contains(&"daemon up".to_string())
+            .then_some(())
+    });
+    // Had MAINPID been ignored, the original process's exit would end the
+    // program and the init would stop the daemon as a leftover.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(log_lines(&log), ["daemon up"], "the daemon was left alone");
+    live.signal(libc::SIGTERM);
+    assert_eq!(live.wait(Duration::from_secs(15)).code(), Some(0));
+    assert_eq!(log_lines(&log), ["daemon up", "daemon term"]);
+}
