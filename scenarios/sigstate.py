@@ -4,7 +4,6 @@ Each report is one line, `initlab-report {json}`, on stderr, so the harness
 can find it in a log that gunicorn also writes to."""
 import json
 import os
-import sys
 
 FIELDS = ("SigBlk", "SigIgn", "SigPnd", "ShdPnd", "SigCgt")
 
@@ -21,5 +20,8 @@ def state():
 
 def report(**fields):
     line = dict(state(), **fields)
-    print("initlab-report " + json.dumps(line, sort_keys=True), file=sys.stderr, flush=True)
+    # One write(2) for the line and its newline: print() makes two, and
+    # master and workers share stderr, so another process's output could
+    # land between them.
+    os.write(2, ("initlab-report " + json.dumps(line, sort_keys=True) + "\n").encode())
     return line

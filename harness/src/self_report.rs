@@ -36,12 +36,21 @@ pub fn read_log(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
 }
 
-/// Every self-report in the log, in order.
+const MARKER: &str = "initlab-report ";
+
+/// Every self-report in the log, in order. A report is found wherever its
+/// marker is, and its JSON read up to its end: output of other processes
+/// sharing the log may stand before or after it on the same line.
 pub fn reports(log: &Path) -> Vec<Report> {
-    read_log(log)
-        .lines()
-        .filter_map(|l| l.strip_prefix("initlab-report "))
-        .filter_map(|j| serde_json::from_str(j).ok())
+    let text = read_log(log);
+    text.match_indices(MARKER)
+        .filter_map(|(at, _)| {
+            let json = &text[at + MARKER.len()..];
+            serde_json::Deserializer::from_str(json)
+                .into_iter::<Value>()
+                .next()?
+                .ok()
+        })
         .map(|fields| Report { fields })
         .collect()
 }
@@ -76,4 +85,29 @@ pub fn tail(log: &Path, lines: usize) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_found_even_when_lines_run_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        std::fs::write(
+            &log,
+            "[INFO] Booting\ninitlab-report {\"pid\": 12, \"phase\": \"ready\"}initlab-report {\"pid\": 13, \"phase\": \"importing\"}\nnoise initlab-report {\"pid\": 13, \"phase\": \"ready\"}\ninitlab-report {broken\n",
+        )
+        .unwrap();
+        let got: Vec<(i32, String)> = reports(&log).iter().map(|r| (r.pid(), r.phase())).collect();
+        assert_eq!(
+            got,
+            [
+                (12, "ready".into()),
+                (13, "importing".into()),
+                (13, "ready".into())
+            ]
+        );
+    }
 }
