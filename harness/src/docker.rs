@@ -182,11 +182,15 @@ fn base_image() -> Result<String, String> {
     eprintln!("initlab: importing the base image");
     let tar = duct::cmd("tar", ["-C", &root.display().to_string(), "-c", "."]);
     let imported = helper::output(
-        tar.pipe(docker(&["import", "-", &tag])),
+        tar.pipe(docker(&["import", "-", &tag])).stderr_to_stdout(),
         Duration::from_secs(600),
     )?;
     if !imported.status.success() {
-        return Err(format!("`docker import` of {tag} failed"));
+        return Err(format!(
+            "`docker import` of {tag} failed ({}); check that the engine answers `docker info` \
+             and has room in its data directory",
+            String::from_utf8_lossy(&imported.stdout).trim()
+        ));
     }
     Ok(tag)
 }
@@ -323,10 +327,8 @@ pub struct DockerReady {
 /// docker cells cannot run.
 pub fn prepare(inits: &crate::inits::Inits, rebuild: bool) -> Result<DockerReady, String> {
     engine()?;
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."));
-    let image = ensure_images(workspace, rebuild)?;
+    let workspace = crate::inits::workspace();
+    let image = ensure_images(&workspace, rebuild)?;
     check_binaries(
         &image.workload,
         inits.init.parent().unwrap_or(Path::new("/")),

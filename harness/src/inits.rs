@@ -22,7 +22,9 @@ impl Inits {
     }
 }
 
-fn workspace() -> PathBuf {
+/// This workspace's root, as it was when the harness was built: the source
+/// of the init binaries, the scenarios and the Dockerfile.
+pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap_or(Path::new("."))

@@ -64,10 +64,7 @@ impl Scenario {
 
 /// The scenarios folder: `--scenarios`, else the one beside this workspace.
 pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("scenarios")
+    crate::inits::workspace().join("scenarios")
 }
 
 pub fn load(dir: &Path) -> Result<Vec<Scenario>, String> {
