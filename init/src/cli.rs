@@ -7,13 +7,11 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use nix::sys::signal::{sigprocmask, SigmaskHow};
 
-use crate::config::{self, ConfigError, Program};
 use crate::exit;
-use crate::fork_exec::Launch;
 use crate::log;
-use crate::notify::NotifySocket;
+use crate::plan::{self, Failure};
 use crate::signals::Flavor;
-use crate::supervisor::{Options, Supervisor, Unit};
+use crate::supervisor::{Options, Supervisor};
 
 const ABOUT: &str = "A process-1 program for containers: runs one command, or several \
 programs from YAML, reaps every zombie, forwards signals, and starts every child with \
@@ -88,16 +86,18 @@ pub fn main(flavor: Flavor) -> i32 {
     };
     // Block before anything can fork: a SIGCHLD that arrived between fork and
     // blocking would otherwise be handled by its default action, and lost.
-    if let Err(e) = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&flavor.handled()), None) {
-        log::say(format!("cannot block signals: {}", e.desc()));
+    if let Err(e) = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&flavor.handled()), None)
+        .and_then(|()| flavor.ignore_own())
+    {
+        log::say(format!("cannot set up signal handling: {}", e.desc()));
         return setup_code;
     }
     become_subreaper();
 
-    let (units, main, _sockets_dir) = match &cli.config {
-        None => (vec![single_unit(cli.command, flavor)], Some(0), None),
-        Some(path) => match config_units(path, flavor) {
-            Ok((units, dir)) => (units, None, dir),
+    let (units, main) = match &cli.config {
+        None => (vec![plan::single(cli.command, flavor)], Some(0)),
+        Some(path) => match plan::from_config(path, flavor) {
+            Ok(units) => (units, None),
             Err(Failure(code, msg)) => {
                 log::say(msg);
                 return code;
@@ -128,143 +128,4 @@ fn become_subreaper() {
             e.desc()
         ));
     }
-}
-
-fn single_unit(command: Vec<OsString>, flavor: Flavor) -> Unit {
-    let launch = Launch {
-        program: command[0].clone(),
-        argv: command,
-        env: std::env::vars_os().collect(),
-        workdir: None,
-        credentials: None,
-        keep_mask: !flavor.resets_child_mask(),
-        ..Launch::default()
-    };
-    Unit::new("main".into(), launch, Default::default(), Vec::new())
-}
-
-struct Failure(i32, String);
-
-/// Variables a program sees from the init's environment without asking, so
-/// that a configured program finds its tools and speaks the right language.
-const FORWARDED: [&str; 8] = [
-    "HOME", "LANG", "LANGUAGE", "LC_ALL", "PATH", "TERM", "TZ", "USER",
-];
-
-fn config_units(
-    path: &std::path::Path,
-    flavor: Flavor,
-) -> Result<(Vec<Unit>, Option<tempfile::TempDir>), Failure> {
-    let programs = config::load(path).map_err(|e| match e {
-        ConfigError::Syntax(m) => Failure(exit::CONFIG_SYNTAX, m),
-        ConfigError::Semantics(m) => Failure(exit::CONFIG_SEMANTICS, m),
-    })?;
-    let needs_sockets = programs.iter().any(|p| p.kind == config::Kind::Notify);
-    let dir = if needs_sockets {
-        let dir = tempfile::Builder::new()
-            .prefix("initlab-init.")
-            .tempdir()
-            .map_err(|e| {
-                Failure(
-                    exit::SETUP,
-                    format!("cannot create the notify directory: {e}"),
-                )
-            })?;
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755));
-        Some(dir)
-    } else {
-        None
-    };
-    let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
-    let mut units = Vec::new();
-    for (i, p) in programs.iter().enumerate() {
-        let after = p
-            .after
-            .iter()
-            .filter_map(|d| names.iter().position(|n| n == d))
-            .collect();
-        let mut launch = program_launch(p, flavor)?;
-        let mut notify = None;
-        if let (config::Kind::Notify, Some(dir)) = (p.kind, &dir) {
-            let sock = NotifySocket::bind(dir.path(), i, &p.name).map_err(|e| {
-                Failure(
-                    exit::SETUP,
-                    format!("program `{}`: cannot create its notify socket: {e}", p.name),
-                )
-            })?;
-            launch
-                .env
-                .push(("NOTIFY_SOCKET".into(), sock.path.clone().into_os_string()));
-            notify = Some(sock);
-        }
-        let mut unit = Unit::new(p.name.clone(), launch, p.kind, after);
-        unit.notify = notify;
-        units.push(unit);
-    }
-    Ok((units, dir))
-}
-
-fn program_launch(p: &Program, flavor: Flavor) -> Result<Launch, Failure> {
-    let mut env: Vec<(OsString, OsString)> = FORWARDED
-        .iter()
-        .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
-        .collect();
-    for (key, value) in &p.env {
-        let value = match value {
-            Some(v) => Some(OsString::from(v)),
-            None => std::env::var_os(key),
-        };
-        env.retain(|(k, _)| k != key.as_str());
-        if let Some(v) = value {
-            env.push((key.into(), v));
-        }
-    }
-    let mut argv = vec![OsString::from(&p.path)];
-    argv.extend(p.args.iter().map(OsString::from));
-    Ok(Launch {
-        program: OsString::from(&p.path),
-        argv,
-        env,
-        workdir: p.workdir.clone(),
-        credentials: credentials(p)?,
-        keep_mask: !flavor.resets_child_mask(),
-        ..Launch::default()
-    })
-}
-
-/// Resolves `user`/`uid` and `group`/`gid` into numbers. A user without a
-/// group takes the user's primary group, as login does.
-fn credentials(p: &Program) -> Result<Option<(u32, u32)>, Failure> {
-    use nix::unistd::{Group, User};
-    let semantics = |m: String| Failure(exit::CONFIG_SEMANTICS, m);
-    let user =
-        match (&p.user, p.uid) {
-            (Some(name), _) => Some(User::from_name(name).ok().flatten().ok_or_else(|| {
-                semantics(format!("program `{}`: unknown user `{name}`", p.name))
-            })?),
-            (None, Some(uid)) => User::from_uid(uid.into()).ok().flatten(),
-            (None, None) => None,
-        };
-    let uid = p.uid.or(user.as_ref().map(|u| u.uid.as_raw()));
-    let gid = match (&p.group, p.gid) {
-        (Some(name), _) => Some(
-            Group::from_name(name)
-                .ok()
-                .flatten()
-                .ok_or_else(|| semantics(format!("program `{}`: unknown group `{name}`", p.name)))?
-                .gid
-                .as_raw(),
-        ),
-        (None, Some(gid)) => Some(gid),
-        (None, None) => user.as_ref().map(|u| u.gid.as_raw()),
-    };
-    Ok(match (uid, gid) {
-        (None, None) => None,
-        (uid, gid) => Some((
-            uid.unwrap_or_else(|| nix::unistd::getuid().as_raw()),
-            gid.or(uid)
-                .unwrap_or_else(|| nix::unistd::getgid().as_raw()),
-        )),
-    })
 }

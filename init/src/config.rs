@@ -121,13 +121,31 @@ impl Scalar {
     }
 }
 
+/// The most configuration text read, over all files: a real config is a few
+/// kilobytes, and this bounds what a hostile one can make the root init parse.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+/// The most programs, over all files.
+pub const MAX_PROGRAMS: usize = 10_000;
+/// The most files a config directory may hold.
+const MAX_FILES: usize = 1_000;
+/// Names longer than this are refused (they end up in every log line).
+const MAX_NAME: usize = 256;
+
 /// Loads a file, or every `*.yml`/`*.yaml` file of a directory (sorted by
 /// name), and validates the merged program list.
 pub fn load(path: &Path) -> Result<Vec<Program>, ConfigError> {
     let files = config_files(path)?;
     let mut programs = Vec::new();
+    let mut budget = MAX_CONFIG_BYTES;
     for file in &files {
-        programs.extend(parse_file(file)?);
+        let text = read_bounded(file, &mut budget)?;
+        programs.extend(parse_text(file, &text)?);
+        if programs.len() > MAX_PROGRAMS {
+            return Err(ConfigError::Syntax(format!(
+                "{}: more than {MAX_PROGRAMS} programs; split the work across containers",
+                path.display()
+            )));
+        }
     }
     if programs.is_empty() {
         return Err(ConfigError::Semantics(format!(
@@ -154,7 +172,14 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
                 && p.extension()
                     .is_some_and(|ext| ext == "yml" || ext == "yaml")
         })
+        .take(MAX_FILES + 1)
         .collect();
+    if files.len() > MAX_FILES {
+        return Err(ConfigError::Syntax(format!(
+            "{}: more than {MAX_FILES} config files; merge them",
+            path.display()
+        )));
+    }
     files.sort();
     if files.is_empty() {
         return Err(ConfigError::Semantics(format!(
@@ -165,13 +190,110 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(files)
 }
 
-/// Parses one file into programs, checking keys before types so that the
-/// message names the program and the key.
-pub fn parse_file(file: &Path) -> Result<Vec<Program>, ConfigError> {
+/// Reads a regular file as UTF-8 text, taking its size from `budget`.
+/// Opened without blocking and checked after opening, so that a FIFO or a
+/// device named as config is refused instead of hanging or streaming forever.
+fn read_bounded(file: &Path, budget: &mut u64) -> Result<String, ConfigError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let shown = file.display();
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| ConfigError::Syntax(format!("{shown}: cannot read: {e}")))?;
-    let doc: Value = serde_yaml_ng::from_str(&text)
+    let unreadable = |e: std::io::Error| ConfigError::Syntax(format!("{shown}: cannot read: {e}"));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(file)
+        .map_err(unreadable)?;
+    let meta = f.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(ConfigError::Syntax(format!(
+            "{shown}: not a regular file; give a YAML file or a directory of them"
+        )));
+    }
+    let mut bytes = Vec::new();
+    f.take(*budget + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > *budget {
+        return Err(ConfigError::Syntax(format!(
+            "{shown}: the configuration is larger than {} MiB in all",
+            MAX_CONFIG_BYTES >> 20
+        )));
+    }
+    *budget -= bytes.len() as u64;
+    String::from_utf8(bytes)
+        .map_err(|e| ConfigError::Syntax(format!("{shown}: not UTF-8 text: {e}")))
+}
+
+/// Parses one file into programs.
+pub fn parse_file(file: &Path) -> Result<Vec<Program>, ConfigError> {
+    let text = read_bounded(file, &mut MAX_CONFIG_BYTES.clone())?;
+    parse_text(file, &text)
+}
+
+/// Deepest nesting of flow collections (`[`, `{`) taken. A config needs
+/// two or three; the YAML parser slows to a crawl on tens of thousands.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// The deepest nesting of `[` and `{` outside quotes and comments: a cheap
+/// look before the YAML parser, which takes minutes on 100,000 open `{`.
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = text.chars().peekable();
+    let mut line_start = true;
+    let mut after_space = true;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(q) = chars.next() {
+                    match q {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '\'' => {
+                while let Some(q) = chars.next() {
+                    if q == '\'' && chars.peek() != Some(&'\'') {
+                        break;
+                    }
+                    if q == '\'' {
+                        chars.next();
+                    }
+                }
+            }
+            '#' if line_start || after_space => {
+                for q in chars.by_ref() {
+                    if q == '\n' {
+                        break;
+                    }
+                }
+            }
+            '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        line_start = c == '\n';
+        after_space = c.is_whitespace();
+    }
+    deepest
+}
+
+/// Parses the text of one file, checking keys before types so that the
+/// message names the program and the key.
+fn parse_text(file: &Path, text: &str) -> Result<Vec<Program>, ConfigError> {
+    let shown = file.display();
+    if flow_depth(text) > MAX_FLOW_DEPTH {
+        return Err(ConfigError::Syntax(format!(
+            "{shown}: `[` and `{{` nested more than {MAX_FLOW_DEPTH} deep"
+        )));
+    }
+    let doc: Value = serde_yaml_ng::from_str(text)
         .map_err(|e| ConfigError::Syntax(format!("{shown}: invalid YAML: {e}")))?;
     let top = match doc {
         Value::Null => return Ok(Vec::new()),
@@ -246,7 +368,15 @@ fn parse_program(file: &Path, index: usize, entry: Value) -> Result<Program, Con
                 "{shown}: {label}: each `env` entry must be a one-key map such as `- KEY: value`"
             )));
         }
-        env.extend(item.into_iter().map(|(k, v)| (k, v.map(Scalar::text))));
+        for (key, value) in item {
+            if key.is_empty() || key.contains(['=', '\0']) {
+                return Err(ConfigError::Syntax(format!(
+                    "{shown}: {label}: `env` key {key:?} is not a variable name \
+                     (it must be non-empty, without `=` or NUL)"
+                )));
+            }
+            env.push((key, value.map(Scalar::text)));
+        }
     }
     Ok(Program {
         name: raw.name,
@@ -277,10 +407,11 @@ const BEFORE: &str = "\0before:";
 pub fn validate(mut programs: Vec<Program>) -> Result<Vec<Program>, ConfigError> {
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, p) in programs.iter().enumerate() {
-        if p.name.is_empty() {
+        if p.name.is_empty() || p.name.len() > MAX_NAME || p.name.contains(char::is_control) {
             return Err(ConfigError::Semantics(format!(
-                "{}: a program has an empty name",
-                p.source.display()
+                "{}: program name `{}` must be 1 to {MAX_NAME} bytes without control characters",
+                p.source.display(),
+                p.name
             )));
         }
         if let Some(&first) = index.get(&p.name) {
@@ -333,14 +464,17 @@ pub fn validate(mut programs: Vec<Program>) -> Result<Vec<Program>, ConfigError>
     }
     if let Some(cycle) = find_cycle(&programs, &index) {
         return Err(ConfigError::Semantics(format!(
-            "dependency cycle: {}",
-            cycle.join(" -> ")
+            "dependency cycle: {}; remove one of these `after`/`before` edges",
+            describe_cycle(&cycle)
         )));
     }
     Ok(programs)
 }
 
 /// A cycle in the `after` graph as a list of names (first repeated last).
+///
+/// Iterative, with an explicit stack: a chain of 100,000 programs must not
+/// cost 100,000 stack frames in an init.
 fn find_cycle(programs: &[Program], index: &HashMap<String, usize>) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -348,48 +482,59 @@ fn find_cycle(programs: &[Program], index: &HashMap<String, usize>) -> Option<Ve
         Open,
         Done,
     }
-    fn visit(
-        i: usize,
-        programs: &[Program],
-        index: &HashMap<String, usize>,
-        marks: &mut [Mark],
-        path: &mut Vec<usize>,
-    ) -> Option<Vec<String>> {
-        marks[i] = Mark::Open;
-        path.push(i);
-        for dep in &programs[i].after {
-            let d = index[dep];
+    let deps: Vec<Vec<usize>> = programs
+        .iter()
+        .map(|p| p.after.iter().map(|d| index[d]).collect())
+        .collect();
+    let mut marks = vec![Mark::New; programs.len()];
+    for root in 0..programs.len() {
+        if marks[root] != Mark::New {
+            continue;
+        }
+        // (node, next dependency to look at); the stack is the open path.
+        let mut stack = vec![(root, 0usize)];
+        marks[root] = Mark::Open;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            let Some(&d) = deps[node].get(*next) else {
+                marks[node] = Mark::Done;
+                stack.pop();
+                continue;
+            };
+            *next += 1;
             match marks[d] {
                 Mark::Open => {
-                    let start = path.iter().position(|&p| p == d).unwrap_or(0);
-                    let mut names: Vec<String> = path[start..]
+                    let start = stack.iter().position(|&(p, _)| p == d).unwrap_or(0);
+                    let mut names: Vec<String> = stack[start..]
                         .iter()
-                        .map(|&p| programs[p].name.clone())
+                        .map(|&(p, _)| programs[p].name.clone())
                         .collect();
                     names.push(programs[d].name.clone());
                     return Some(names);
                 }
                 Mark::New => {
-                    if let Some(c) = visit(d, programs, index, marks, path) {
-                        return Some(c);
-                    }
+                    marks[d] = Mark::Open;
+                    stack.push((d, 0));
                 }
                 Mark::Done => {}
             }
         }
-        path.pop();
-        marks[i] = Mark::Done;
-        None
-    }
-    let mut marks = vec![Mark::New; programs.len()];
-    for i in 0..programs.len() {
-        if marks[i] == Mark::New {
-            if let Some(c) = visit(i, programs, index, &mut marks, &mut Vec::new()) {
-                return Some(c);
-            }
-        }
     }
     None
+}
+
+/// `a -> b -> a`, or for a long cycle its first and last few names with a
+/// count between, so the message stays one readable line.
+fn describe_cycle(names: &[String]) -> String {
+    const EACH_END: usize = 4;
+    if names.len() <= 2 * EACH_END + 1 {
+        return names.join(" -> ");
+    }
+    format!(
+        "{} -> ... ({} more) -> {}",
+        names[..EACH_END].join(" -> "),
+        names.len() - 2 * EACH_END,
+        names[names.len() - EACH_END..].join(" -> ")
+    )
 }
 
 #[cfg(test)]
@@ -441,6 +586,79 @@ mod tests {
         match parse(yaml) {
             Err(ConfigError::Semantics(m)) => assert!(m.contains(needle), "{m}"),
             other => panic!("expected a semantics error, got {other:?}"),
+        }
+    }
+
+    /// Programs p0..p{n-1}, each after the next: a chain in reverse order,
+    /// closed into a cycle when `cycle`.
+    fn chain(n: usize, cycle: bool) -> Vec<Program> {
+        (0..n)
+            .map(|i| Program {
+                name: format!("p{i}"),
+                path: "x".into(),
+                args: vec![],
+                workdir: None,
+                env: vec![],
+                uid: None,
+                gid: None,
+                user: None,
+                group: None,
+                after: if i + 1 < n || cycle {
+                    vec![format!("p{}", (i + 1) % n)]
+                } else {
+                    vec![]
+                },
+                kind: Kind::Oneshot,
+                source: "c.yml".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn long_chains_and_cycles_are_analysed_without_recursion() {
+        assert_eq!(validate(chain(100_000, false)).unwrap().len(), 100_000);
+        match validate(chain(100_000, true)) {
+            Err(ConfigError::Semantics(m)) => {
+                assert!(m.contains("(99993 more)"), "{m}");
+                assert!(m.len() < 200, "one short line: {m}");
+            }
+            other => panic!("expected a cycle, got {:?}", other.map(|p| p.len())),
+        }
+    }
+
+    #[rstest]
+    #[case::empty_key(
+        "programs:\n  - {name: a, path: x, env: [{'': 1}]}\n",
+        "is not a variable name"
+    )]
+    #[case::equals_key(
+        "programs:\n  - {name: a, path: x, env: [{'A=B': 1}]}\n",
+        "is not a variable name"
+    )]
+    fn bad_env_keys(#[case] yaml: &str, #[case] needle: &str) {
+        match parse(yaml) {
+            Err(ConfigError::Syntax(m)) => assert!(m.contains(needle), "{m}"),
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[rstest]
+    #[case("programs: [{a: [b]}]", 3)]
+    #[case("a: '[[[' # {{{", 0)]
+    #[case("a: \"[\\\"[\"", 0)]
+    #[case("a: 'it''s [' [", 1)]
+    fn flow_depth_skips_quotes_and_comments(#[case] text: &str, #[case] depth: usize) {
+        assert_eq!(flow_depth(text), depth);
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("c.yml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        match load(&fifo) {
+            Err(ConfigError::Syntax(m)) => assert!(m.contains("not a regular file"), "{m}"),
+            other => panic!("expected a syntax error, got {other:?}"),
         }
     }
 

@@ -3,9 +3,10 @@
 //! This is the contract of the init: a child starts the way a shell would
 //! start it. Between fork and exec it gets its own process group (and the
 //! terminal's foreground when the init had it), credentials when configured
-//! (supplementary groups emptied, then gid, then uid), its working directory,
-//! only fds 0, 1 and 2, every signal 1..=64 at its default disposition and,
-//! for the clean flavour, an empty signal mask.
+//! (supplementary groups, then gid, then uid), its working directory, only
+//! fds 0, 1 and 2 unless told to keep what the init inherited, every signal
+//! 1..=64 at its default disposition and, for the clean flavour, an empty
+//! signal mask.
 //!
 //! Only async-signal-safe system calls run in the child: the init is a Rust
 //! program and the allocator's locks may be held by nobody after fork, but
@@ -17,11 +18,13 @@
 //! Children are started with fork + exec, never `posix_spawn`: on glibc a
 //! posix_spawned process starts with signals 32 and 33 ignored.
 
+use std::cell::UnsafeCell;
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow};
@@ -29,19 +32,36 @@ use nix::unistd::{ForkResult, Pid};
 
 use crate::signals::MAX_SIGNAL;
 
+/// Who a child runs as.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups, as `setgroups` takes them.
+    pub groups: Vec<u32>,
+}
+
 /// What to start: the pieces of an `execve` plus the state around it.
 #[derive(Clone, Debug, Default)]
 pub struct Launch {
-    /// A path, or a name looked up in the child's `PATH`.
+    /// A path, or a name looked up in the child's `PATH`. A relative path is
+    /// taken from `workdir`, as it is when the child execs it.
     pub program: OsString,
     /// The whole argv, `argv[0]` included.
     pub argv: Vec<OsString>,
     pub env: Vec<(OsString, OsString)>,
     pub workdir: Option<PathBuf>,
-    /// `(uid, gid)` to switch to; supplementary groups are emptied.
-    pub credentials: Option<(u32, u32)>,
+    pub credentials: Option<Credentials>,
     /// Leave the signal mask as inherited (the issue-38 build).
     pub keep_mask: bool,
+    /// Pass on every descriptor the init inherited (single mode, as tini and
+    /// catatonit do); otherwise only 0, 1 and 2 survive. The init's own
+    /// descriptors are close-on-exec and never reach a child either way.
+    pub keep_fds: bool,
+    /// Socket activation: when `LISTEN_PID` in `env` names the init, the
+    /// child gets its own pid there instead, so that the fds it inherits are
+    /// taken as meant for it (sd_listen_fds(3) checks exactly that).
+    pub rewrite_listen_pid: bool,
     /// Descriptors to install as the child's stdin, stdout and stderr; `None`
     /// keeps what the parent has. The caller keeps them open until spawn returns.
     pub stdio: [Option<RawFd>; 3],
@@ -104,10 +124,13 @@ pub struct Prepared {
     _argv: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
     _env: Vec<CString>,
-    env_ptrs: Vec<*const libc::c_char>,
+    /// Written in the child only (its own copy), to point at `LISTEN_PID`.
+    env_ptrs: UnsafeCell<Vec<*const libc::c_char>>,
+    listen_pid_slot: Option<usize>,
     workdir: Option<CString>,
-    credentials: Option<(libc::uid_t, libc::gid_t)>,
+    credentials: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)>,
     keep_mask: bool,
+    keep_fds: bool,
     take_terminal: bool,
     fd_ceiling: libc::c_int,
     stdio: [Option<RawFd>; 3],
@@ -120,13 +143,23 @@ fn cstring(bytes: &OsStr, what: &str) -> Result<CString, StartError> {
 }
 
 /// Finds `program` the way `execvp` would, but before the fork, where
-/// allocating is allowed.
-fn resolve(program: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf, StartError> {
+/// allocating is allowed. Relative names are taken from `workdir`, where the
+/// child will be when it execs.
+fn resolve(
+    program: &OsStr,
+    env: &[(OsString, OsString)],
+    workdir: Option<&Path>,
+) -> Result<PathBuf, StartError> {
     let shown = program.to_string_lossy().into_owned();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let base = match workdir {
+        Some(dir) => cwd.join(dir),
+        None => cwd,
+    };
     if program.as_bytes().contains(&b'/') {
-        let path = PathBuf::from(program);
-        return if path.exists() {
-            Ok(path)
+        // Kept as given: the child resolves it after its chdir.
+        return if base.join(program).exists() {
+            Ok(PathBuf::from(program))
         } else {
             Err(StartError::NotFound(shown))
         };
@@ -136,29 +169,32 @@ fn resolve(program: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf, Sta
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    match which::which_in(program, Some(&search), cwd) {
-        Ok(path) => Ok(path),
-        Err(_) => {
-            // A file that exists on PATH but is not executable is "permission
-            // denied" (126) to a shell, not "not found".
-            let present = std::env::split_paths(&search)
-                .map(|dir| dir.join(program))
-                .find(|p| p.is_file());
-            match present {
-                Some(p) => Err(StartError::NotExecutable(
-                    p.display().to_string(),
-                    Errno::EACCES,
-                )),
-                None => Err(StartError::NotFound(shown)),
-            }
+    let mut present = None;
+    for dir in std::env::split_paths(&search) {
+        // An empty entry means the current directory, as for execvp.
+        let candidate = base.join(dir).join(program);
+        let Ok(meta) = std::fs::metadata(&candidate) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
         }
+        if meta.permissions().mode() & 0o111 != 0 {
+            return Ok(candidate);
+        }
+        present.get_or_insert(candidate);
     }
+    // A file that exists on PATH but is not executable is "permission
+    // denied" (126) to a shell, not "not found".
+    Err(match present {
+        Some(p) => StartError::NotExecutable(p.display().to_string(), Errno::EACCES),
+        None => StartError::NotFound(shown),
+    })
 }
 
 impl Prepared {
     pub fn new(launch: &Launch) -> Result<Prepared, StartError> {
-        let path = resolve(&launch.program, &launch.env)?;
+        let path = resolve(&launch.program, &launch.env, launch.workdir.as_deref())?;
         let argv: Vec<CString> = launch
             .argv
             .iter()
@@ -182,16 +218,30 @@ impl Prepared {
         argv_ptrs.push(std::ptr::null());
         let mut env_ptrs: Vec<_> = env.iter().map(|a| a.as_ptr()).collect();
         env_ptrs.push(std::ptr::null());
+        let listen_pid_slot = if launch.rewrite_listen_pid {
+            let me = std::process::id().to_string();
+            launch
+                .env
+                .iter()
+                .position(|(k, v)| k == "LISTEN_PID" && v.as_bytes() == me.as_bytes())
+        } else {
+            None
+        };
         Ok(Prepared {
             display: path.display().to_string(),
             path: cstring(path.as_os_str(), "the program path")?,
             _argv: argv,
             argv_ptrs,
             _env: env,
-            env_ptrs,
+            env_ptrs: UnsafeCell::new(env_ptrs),
+            listen_pid_slot,
             workdir,
-            credentials: launch.credentials,
+            credentials: launch
+                .credentials
+                .as_ref()
+                .map(|c| (c.uid, c.gid, c.groups.clone())),
             keep_mask: launch.keep_mask,
+            keep_fds: launch.keep_fds,
             take_terminal: launch.stdio[0].is_none() && owns_terminal_foreground(),
             fd_ceiling: fd_ceiling(),
             stdio: launch.stdio,
@@ -294,10 +344,17 @@ impl Prepared {
                 // taking the foreground from a background group cannot stop us.
                 libc::tcsetpgrp(0, libc::getpid());
             }
-            if let Some((uid, gid)) = self.credentials {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
+            if let Some((uid, gid, groups)) = &self.credentials {
+                // Already that user (an init started with `docker --user`):
+                // nothing to change, and an unprivileged setgroups would fail.
+                let already = libc::geteuid() == *uid
+                    && libc::getuid() == *uid
+                    && libc::getegid() == *gid
+                    && libc::getgid() == *gid;
+                if !already
+                    && (libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                        || libc::setgid(*gid) != 0
+                        || libc::setuid(*uid) != 0)
                 {
                     fail(1);
                 }
@@ -320,8 +377,16 @@ impl Prepared {
                     fail(STEP_STDIO);
                 }
             }
-            if close_from(3, report, self.fd_ceiling).is_err() {
+            if !self.keep_fds && close_from(3, report, self.fd_ceiling).is_err() {
                 fail(3);
+            }
+            // Lives until execve, which copies it.
+            let mut listen_pid = [0u8; 32];
+            if let Some(slot) = self.listen_pid_slot {
+                write_listen_pid(&mut listen_pid, libc::getpid());
+                // SAFETY: this is the child's own copy of the array, and
+                // nothing else reads it before execve.
+                (&mut *self.env_ptrs.get())[slot] = listen_pid.as_ptr().cast();
             }
             reset_dispositions();
             if !self.keep_mask {
@@ -331,11 +396,32 @@ impl Prepared {
             libc::execve(
                 self.path.as_ptr(),
                 self.argv_ptrs.as_ptr(),
-                self.env_ptrs.as_ptr(),
+                (&*self.env_ptrs.get()).as_ptr(),
             );
             fail(STEP_EXEC)
         }
     }
+}
+
+/// `LISTEN_PID=<pid>` and a NUL into `buf`, without allocating.
+fn write_listen_pid(buf: &mut [u8; 32], pid: libc::pid_t) {
+    const KEY: &[u8] = b"LISTEN_PID=";
+    buf[..KEY.len()].copy_from_slice(KEY);
+    let mut digits = [0u8; 12];
+    let mut n = pid.unsigned_abs();
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        buf[KEY.len() + i] = digits[len - 1 - i];
+    }
+    buf[KEY.len() + len] = 0;
 }
 
 /// In a fresh mount namespace: stop mount events from propagating to the
@@ -461,4 +547,30 @@ fn fd_ceiling() -> libc::c_int {
     let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .unwrap_or((1024, 1024));
     soft.min(1 << 20) as libc::c_int
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_pid_is_written_without_allocating() {
+        let mut buf = [0xffu8; 32];
+        write_listen_pid(&mut buf, 4_194_304);
+        assert_eq!(&buf[..19], b"LISTEN_PID=4194304\0");
+        write_listen_pid(&mut buf, 7);
+        assert_eq!(&buf[..13], b"LISTEN_PID=7\0");
+    }
+
+    #[test]
+    fn a_relative_path_is_taken_from_the_workdir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("initlab-srv"), "").unwrap();
+        let found = resolve(OsStr::new("./initlab-srv"), &[], Some(dir.path())).unwrap();
+        assert_eq!(found, PathBuf::from("./initlab-srv"));
+        assert!(matches!(
+            resolve(OsStr::new("./initlab-srv"), &[], Some(Path::new("/"))),
+            Err(StartError::NotFound(_))
+        ));
+    }
 }

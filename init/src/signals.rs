@@ -25,7 +25,14 @@ impl Flavor {
         match self {
             // sigfillset: everything except what glibc reserves for itself
             // (32, 33); the kernel never lets SIGKILL or SIGSTOP be blocked.
-            Flavor::Clean => SigSet::all(),
+            // SIGPIPE is left out: it is ignored instead (see `ignore_own`),
+            // because the one the init would read is raised by its own write
+            // to a dead stderr and must never be forwarded to the children.
+            Flavor::Clean => {
+                let mut set = SigSet::all();
+                set.remove(Signal::SIGPIPE);
+                set
+            }
             Flavor::Issue38 => {
                 let mut set = SigSet::empty();
                 for sig in [
@@ -39,6 +46,14 @@ impl Flavor {
                 set
             }
         }
+    }
+
+    /// Signals the init ignores for itself; its children get every
+    /// disposition reset to default before exec.
+    pub fn ignore_own(self) -> nix::Result<()> {
+        // SAFETY: SIG_IGN installs no handler code.
+        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn) }
+            .map(drop)
     }
 
     /// Whether a child's signal mask is emptied between fork and exec. This is

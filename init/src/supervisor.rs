@@ -15,9 +15,10 @@ use crate::config::Kind;
 use crate::exit;
 use crate::fork_exec::{Launch, Prepared, StartError};
 use crate::log;
-use crate::notify::{Message, NotifySocket};
+use crate::notify::{Datagram, Message, NotifySocket};
 use crate::reap::{self, Ending};
 use crate::signals::{self, Flavor};
+use crate::terminal;
 use crate::tree;
 
 /// How often the loop wakes without a signal, to sweep for zombies whose
@@ -44,6 +45,9 @@ pub struct Unit {
     state: State,
     ready: bool,
     term_sent: bool,
+    /// The pid being watched came from `MAINPID=` and may not be our child:
+    /// its end is noticed by looking, not by reaping.
+    adopted_main: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +71,15 @@ impl Unit {
             state: State::Waiting,
             ready: false,
             term_sent: false,
+            adopted_main: false,
+        }
+    }
+
+    /// The uid the program runs as.
+    fn uid(&self) -> u32 {
+        match &self.launch.credentials {
+            Some(c) => c.uid,
+            None => nix::unistd::geteuid().as_raw(),
         }
     }
 
@@ -146,6 +159,7 @@ impl Supervisor {
             for (pid, ending) in sweep.ended {
                 self.record(pid, ending);
             }
+            self.check_adopted_mains();
             if matches!(self.phase, Phase::Running) {
                 self.start_due();
             }
@@ -223,23 +237,28 @@ impl Supervisor {
     fn read_notifications(&mut self) {
         for unit in &mut self.units {
             let Some(sock) = &unit.notify else { continue };
-            for message in sock.drain() {
-                match message {
-                    Message::Ready if !unit.ready => {
-                        log::info(format!("{}: ready", unit.name));
-                        unit.ready = true;
-                    }
-                    Message::Ready => {}
-                    Message::Status(text) => log::say(format!("{}: status: {text}", unit.name)),
-                    Message::MainPid(pid) if pid > 0 => {
-                        if let State::Running(_) = unit.state {
-                            log::info(format!("{}: main pid is now {pid}", unit.name));
-                            unit.state = State::Running(Pid::from_raw(pid));
-                        }
-                    }
-                    Message::MainPid(_) => {}
-                }
+            for datagram in sock.drain() {
+                accept(unit, datagram);
             }
+        }
+    }
+
+    /// A `MAINPID=` process that is not our child ends without a SIGCHLD
+    /// for us: its own parent collects it. Look for it instead.
+    fn check_adopted_mains(&mut self) {
+        let me = std::process::id() as i32;
+        let gone: Vec<Pid> = self
+            .units
+            .iter()
+            .filter(|u| u.adopted_main)
+            .filter_map(Unit::pid)
+            .filter(|pid| !tree::is_within(pid.as_raw(), me))
+            .collect();
+        for pid in gone {
+            log::say(format!(
+                "main pid {pid} is gone; its exit status went to its own parent"
+            ));
+            self.record(pid, Ending::Exited(0));
         }
     }
 
@@ -249,6 +268,14 @@ impl Supervisor {
         };
         let unit = &mut self.units[i];
         unit.state = State::Ended(ending);
+        if self
+            .options
+            .flavor
+            .handled()
+            .contains(nix::sys::signal::Signal::SIGTTOU)
+        {
+            terminal::reclaim(pid);
+        }
         // In single mode the status is the init's own exit status: saying it
         // twice would only be noise.
         if ending.success() || self.main.is_some() {
@@ -316,6 +343,8 @@ impl Supervisor {
                 if !self.units[i].term_sent && !dependant_running {
                     log::info(format!("{}: sending SIGTERM", self.units[i].name));
                     send(pid, libc::SIGTERM, self.options.group, None);
+                    // A stopped program acts on TERM only once continued.
+                    send(pid, libc::SIGCONT, self.options.group, None);
                     self.units[i].term_sent = true;
                 }
             }
@@ -323,6 +352,7 @@ impl Supervisor {
         let units_done = self.units.iter().all(|u| u.pid().is_none());
         if units_done && !*orphans_termed {
             tree::signal_all(libc::SIGTERM);
+            tree::signal_all(libc::SIGCONT);
             *orphans_termed = true;
         }
     }
@@ -392,8 +422,10 @@ impl Supervisor {
             if signals::is_fault_signal(sig) && !signals::sent_by_process(info.ssi_code) {
                 continue;
             }
-            let stopping_now = matches!(self.phase, Phase::Running)
-                && (sig == libc::SIGTERM || sig == libc::SIGINT);
+            // In single mode INT is the main child's to handle (a REPL
+            // under `docker run -it` carries on), as with tini and dumb-init.
+            let stop_signal = sig == libc::SIGTERM || (sig == libc::SIGINT && self.main.is_none());
+            let stopping_now = matches!(self.phase, Phase::Running) && stop_signal;
             if stopping_now {
                 log::info(format!("received {}; stopping", signals::name(sig)));
                 self.begin_stop(true);
@@ -410,6 +442,57 @@ impl Supervisor {
                         unit.name
                     ));
                     send(pid, sig, self.options.group, value);
+                    if stopping_now {
+                        send(pid, libc::SIGCONT, self.options.group, None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Takes a datagram when its sender speaks for the program: a process of
+/// the program's own tree. A sender that has already gone (a
+/// `systemd-notify` helper is quick) is taken at its word for `READY=` and
+/// `STATUS=` when it ran as the program's uid, never for `MAINPID=`.
+fn accept(unit: &mut Unit, datagram: Datagram) {
+    let Some(main) = unit.pid() else { return };
+    let main = main.as_raw();
+    let sender_in_tree = tree::is_within(datagram.pid, main);
+    // Pid 0: the sender lives outside our PID namespace and cannot be placed.
+    let sender_gone =
+        datagram.pid > 0 && !std::path::Path::new(&format!("/proc/{}", datagram.pid)).exists();
+    let speaks_for_it = sender_in_tree || (sender_gone && datagram.uid == unit.uid());
+    if !speaks_for_it {
+        log::say(format!(
+            "{}: ignored a notification from pid {} (uid {}): not a process of this program",
+            unit.name, datagram.pid, datagram.uid
+        ));
+        return;
+    }
+    for message in datagram.messages {
+        match message {
+            Message::Ready if !unit.ready => {
+                log::info(format!("{}: ready", unit.name));
+                unit.ready = true;
+            }
+            Message::Ready => {}
+            Message::Status(text) => log::info(format!("{}: status: {text}", unit.name)),
+            Message::MainPid(pid) => {
+                // systemd's rule: the new main process must belong to the
+                // service. Here: to the program's tree, and never the init.
+                let me = std::process::id() as i32;
+                if sender_in_tree && pid > 1 && pid != me && tree::is_within(pid, main) {
+                    if pid != main {
+                        log::info(format!("{}: main pid is now {pid}", unit.name));
+                        unit.state = State::Running(Pid::from_raw(pid));
+                        unit.adopted_main = true;
+                    }
+                } else {
+                    log::say(format!(
+                        "{}: ignored MAINPID={pid} from pid {}: not a process of this program",
+                        unit.name, datagram.pid
+                    ));
                 }
             }
         }
@@ -418,7 +501,13 @@ impl Supervisor {
 
 /// Sends `sig` to `pid`, or to its process group; a queued signal keeps its
 /// value when it goes to a single process (sigqueue cannot address a group).
+/// Never to the init itself, to every process (-1) or to a group it names
+/// by accident (0, 1): a pid here can have come from a notify socket.
 fn send(pid: Pid, sig: i32, group: bool, value: Option<u64>) {
+    let pid_raw = pid.as_raw();
+    if pid_raw <= 1 || pid_raw == std::process::id() as i32 {
+        return;
+    }
     // SAFETY: kill and sigqueue have no memory effects on this process.
     unsafe {
         if group {

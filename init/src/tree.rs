@@ -43,6 +43,27 @@ pub fn parent_of(pid: i32) -> Option<i32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Whether `pid` is `root` or descends from it, by its chain of parents.
+/// A pid that does not exist (or stops existing on the way) is not.
+pub fn is_within(pid: i32, root: i32) -> bool {
+    let mut at = pid;
+    // Bounded: a chain of parents cannot be longer than the pid space, and a
+    // pid reused mid-walk must not make us loop.
+    for _ in 0..4096 {
+        if at == root {
+            return true;
+        }
+        if at <= 1 {
+            return false;
+        }
+        match parent_of(at) {
+            Some(parent) => at = parent,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// Sends `sig` to every process below the init. As PID 1, `kill(-1)` reaches
 /// exactly the namespace's other processes and needs no `/proc`; elsewhere
 /// that would hit every process we may signal, so the tree is walked instead.

@@ -79,7 +79,7 @@ fn notify_readiness_unblocks_a_dependant() {
         ),
     );
     let out = Command::new(INIT)
-        .args(["--config", &config])
+        .args(["-v", "--config", &config])
         .timeout(Duration::from_secs(20))
         .output()
         .unwrap();
@@ -98,7 +98,7 @@ fn notify_readiness_unblocks_a_dependant() {
     );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("db: status: warming up"),
-        "STATUS= is logged"
+        "STATUS= is logged with -v"
     );
 }
 

@@ -78,3 +78,30 @@ fn leftovers_are_stopped_when_the_main_child_exits() {
     assert_eq!(live.wait(Duration::from_secs(10)).code(), Some(3));
     assert!(!alive(sleeper));
 }
+
+/// The documented choice: when the main child exits, leftovers that ignore
+/// SIGTERM get the whole grace period before SIGKILL (a background writer
+/// may be flushing), and the init exits with the main child's status.
+#[rstest]
+fn orphans_ignoring_term_get_the_grace_period(#[values(Env::Direct, Env::Pid1)] env: Env) {
+    let script = "(trap '' TERM; exec sleep 60) & echo $!; exit 3";
+    let mut live = Live::start(
+        command(INIT, env, &["--grace", "1", "--", "sh", "-c", script]),
+        env,
+    );
+    live.line(Duration::from_secs(10));
+    let init = live.init_pid();
+    let orphans = wait_for("the orphan", Duration::from_secs(10), || {
+        let d = descendants(init);
+        (!d.is_empty()).then_some(d)
+    });
+    let started = Instant::now();
+    let status = live.wait(Duration::from_secs(10));
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(3));
+    assert!(took >= Duration::from_millis(800), "grace kept: {took:?}");
+    assert!(took < Duration::from_secs(4), "then SIGKILL: {took:?}");
+    for pid in orphans {
+        assert!(!alive(pid), "pid {pid} survived the init");
+    }
+}

@@ -54,3 +54,51 @@ fn group_flag_reaches_the_whole_group(#[values(false, true)] group: bool) {
         assert!(alive(sleeper), "without -g the sleep must not get SIGUSR1");
     }
 }
+
+/// In single mode SIGINT is the child's to handle: a child that catches it
+/// and carries on (a REPL under `docker run -it`) keeps running, and the
+/// init exits with its status, as under tini and dumb-init.
+#[rstest]
+fn sigint_is_forwarded_not_a_shutdown(#[values(Env::Direct, Env::Pid1)] env: Env) {
+    let script = "trap 'echo got-int' INT; echo up; i=0; \
+                  while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; exit 0";
+    let mut live = Live::start(
+        command(INIT, env, &["--grace", "1", "--", "sh", "-c", script]),
+        env,
+    );
+    assert_eq!(live.line(Duration::from_secs(10)), "up");
+    live.signal(libc::SIGINT);
+    assert_eq!(live.line(Duration::from_secs(5)), "got-int");
+    let status = live.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "not killed after the grace period");
+}
+
+/// A stopped child that handles TERM acts on it only once continued: the
+/// init sends SIGCONT after the TERM it forwards.
+#[rstest]
+fn a_stopped_child_is_continued_after_term(#[values(Env::Direct, Env::Pid1)] env: Env) {
+    let script = "trap 'exit 7' TERM; echo up; while :; do sleep 0.1; done";
+    let mut live = Live::start(
+        command(INIT, env, &["--grace", "5", "--", "sh", "-c", script]),
+        env,
+    );
+    assert_eq!(live.line(Duration::from_secs(10)), "up");
+    let init = live.init_pid();
+    let sh = children_of(init)[0];
+    unsafe { libc::kill(sh, libc::SIGSTOP) };
+    wait_for("sh to stop", Duration::from_secs(5), || {
+        processes()
+            .into_iter()
+            .any(|p| p.0 == sh && p.2 == 'T')
+            .then_some(())
+    });
+    let started = std::time::Instant::now();
+    live.signal(libc::SIGTERM);
+    let status = live.wait(Duration::from_secs(10));
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "the trap ran, no SIGKILL after grace"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
