@@ -163,3 +163,41 @@ fn a_program_of_another_user_reaches_its_own_socket() {
     live.signal(libc::SIGTERM);
     live.wait(Duration::from_secs(10));
 }
+
+/// A MAINPID= process that is not the init's child (its parent lives on and
+/// reaps it) is noticed when it ends: the program counts as ended, and the
+/// init shuts down instead of watching a dead pid for ever.
+#[test]
+fn an_adopted_main_pid_that_ends_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yml");
+    let daemon = "import os,socket,time\n\
+                  pid = os.fork()\n\
+                  if pid == 0:\n\
+                  \x20   s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+                  \x20   s.sendto(f'MAINPID={os.getpid()}\\nREADY=1'.encode(), os.environ['NOTIFY_SOCKET'])\n\
+                  \x20   time.sleep(1)\n\
+                  \x20   os._exit(0)\n\
+                  os.waitpid(pid, 0)\n\
+                  time.sleep(60)\n";
+    std::fs::write(
+        &cfg,
+        format!(
+            "programs:\n  - name: svc\n    type: notify\n    path: {}\n    args: [-c, {:?}]\n",
+            python(),
+            daemon
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = assert_cmd::Command::new(INIT)
+        .args(["-v", "--grace", "1", "-c", cfg.to_str().unwrap()])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("main pid is now"), "{stderr}");
+    assert!(stderr.contains("is gone"), "{stderr}");
+    assert!(out.status.code().is_some(), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
+}
