@@ -4,7 +4,6 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
 use nix::sys::signal::{sigprocmask, SigmaskHow};
 
 use crate::exit;
@@ -27,29 +26,76 @@ killed it, 126 if it cannot be executed, 127 if it is not found, 125 if the init
 failed. Config mode: 0 all programs succeeded, 1 a program failed, 2 usage, 3 config syntax, \
 4 config semantics, 5 setup failure, 6 a program could not be started.";
 
-#[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
-#[command(group = clap::ArgGroup::new("what").required(true).args(["config", "command"]))]
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
 struct Cli {
-    /// Run the programs of a YAML file, or of every *.yml/*.yaml file in a directory.
-    #[arg(short, long, value_name = "PATH")]
     config: Option<PathBuf>,
-
-    /// Forward signals to each child's process group rather than to the child.
-    #[arg(short = 'g', long = "group")]
     group: bool,
-
-    /// Seconds between SIGTERM and SIGKILL when shutting down.
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_grace)]
     grace: Duration,
-
-    /// Log starts, exits, readiness and forwarded signals.
-    #[arg(short, long)]
     verbose: bool,
-
-    /// The command to run, after `--`.
-    #[arg(last = true, value_name = "COMMAND")]
     command: Vec<OsString>,
+}
+
+/// What to do instead of running: print help or the version, or refuse.
+#[derive(Debug, PartialEq)]
+enum Stop {
+    Help,
+    Version,
+    Usage(String),
+}
+
+const OPTIONS: &str = "Usage: {name} [OPTIONS] -- COMMAND [ARGS...]
+       {name} [OPTIONS] --config PATH
+
+Options:
+  -c, --config PATH    Run the programs of a YAML file, or of every *.yml/*.yaml file in a directory
+  -g, --group          Forward signals to each child's process group rather than to the child
+      --grace SECONDS  Seconds between SIGTERM and SIGKILL when shutting down [default: 10]
+  -v, --verbose        Log starts, exits, readiness and forwarded signals
+  -h, --help           Print help
+  -V, --version        Print version";
+
+/// A small argument loop: the init parses four options on every start, and
+/// a full argument-parsing framework would cost more than the rest of it.
+fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, Stop> {
+    use lexopt::prelude::*;
+    let usage = |e: lexopt::Error| Stop::Usage(e.to_string());
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut cli = Cli {
+        config: None,
+        group: false,
+        grace: Duration::from_secs(10),
+        verbose: false,
+        command: Vec::new(),
+    };
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Short('c') | Long("config") => cli.config = Some(parser.value().map_err(usage)?.into()),
+            Short('g') | Long("group") => cli.group = true,
+            Long("grace") => {
+                let text = parser.value().map_err(usage)?;
+                cli.grace = parse_grace(&text.to_string_lossy()).map_err(Stop::Usage)?;
+            }
+            Short('v') | Long("verbose") => cli.verbose = true,
+            Short('h') | Long("help") => return Err(Stop::Help),
+            Short('V') | Long("version") => return Err(Stop::Version),
+            // The command: everything from here on is its own, untouched.
+            Value(first) => {
+                cli.command.push(first);
+                cli.command.extend(parser.raw_args().map_err(usage)?);
+            }
+            _ => return Err(usage(arg.unexpected())),
+        }
+    }
+    match (&cli.config, cli.command.is_empty()) {
+        (Some(_), false) => Err(Stop::Usage(
+            "give either --config PATH or a command after --, not both".into(),
+        )),
+        (None, true) => Err(Stop::Usage(
+            "nothing to run: give a command after --, or --config PATH".into(),
+        )),
+        _ => Ok(cli),
+    }
 }
 
 fn parse_grace(text: &str) -> Result<Duration, String> {
@@ -57,24 +103,38 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("`{text}` is not a number of seconds from 0 to 86400"))
+        .ok_or_else(|| format!("--grace: `{text}` is not a number of seconds from 0 to 86400"))
 }
 
 /// Runs the init; returns its exit status.
 pub fn main(flavor: Flavor) -> i32 {
-    let about = match flavor {
-        Flavor::Clean => ABOUT,
-        Flavor::Issue38 => ABOUT_ISSUE38,
-    };
-    let command = Cli::command().name(flavor.program_name()).about(about);
-    let cli = match command
-        .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m))
-    {
+    let name = flavor.program_name();
+    let cli = match parse(std::env::args_os().skip(1)) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { 0 };
+        Err(Stop::Help) => {
+            let about = match flavor {
+                Flavor::Clean => ABOUT,
+                Flavor::Issue38 => ABOUT_ISSUE38,
+            };
+            let options = OPTIONS.replace("{name}", name);
+            println!("{about}\n\n{options}\n\n{AFTER_HELP}");
+            return 0;
+        }
+        Err(Stop::Version) => {
+            println!("{name} {}", env!("CARGO_PKG_VERSION"));
+            return 0;
+        }
+        Err(Stop::Usage(msg)) => {
+            log::init(name, false);
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!(
+                    "error: {}; see `{name} --help`\n",
+                    log::escape(&msg, log::MAX_LINE)
+                )
+                .as_bytes(),
+            );
+            return exit::USAGE;
         }
     };
     log::init(flavor.program_name(), cli.verbose);
@@ -127,5 +187,42 @@ fn become_subreaper() {
             "warning: cannot register as child subreaper ({}); orphans will not be reaped",
             e.desc()
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Cli, Stop> {
+        parse(a.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn the_command_is_taken_whole_after_the_options() {
+        let cli = args(&["-gv", "--grace=2.5", "--", "sh", "-c", "--grace"]).unwrap();
+        assert!(cli.group && cli.verbose);
+        assert_eq!(cli.grace, Duration::from_millis(2500));
+        assert_eq!(cli.command, ["sh", "-c", "--grace"]);
+        assert_eq!(args(&["sleep", "-v"]).unwrap().command, ["sleep", "-v"]);
+        assert_eq!(
+            args(&["-c", "x.yml"]).unwrap().config,
+            Some(PathBuf::from("x.yml"))
+        );
+    }
+
+    #[test]
+    fn bad_command_lines_say_what_is_wrong() {
+        let usage = |a: &[&str]| match args(a) {
+            Err(Stop::Usage(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(usage(&[]).contains("nothing to run"));
+        assert!(usage(&["-c", "x", "--", "true"]).contains("not both"));
+        assert!(usage(&["--grace", "soon", "--", "true"]).contains("`soon`"));
+        assert!(usage(&["--frobnicate"]).contains("--frobnicate"));
+        assert!(usage(&["--config"]).contains("--config"));
+        assert_eq!(args(&["-h"]), Err(Stop::Help));
+        assert_eq!(args(&["--version", "--", "x"]), Err(Stop::Version));
     }
 }
