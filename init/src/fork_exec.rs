@@ -345,13 +345,15 @@ impl Prepared {
                 libc::tcsetpgrp(0, libc::getpid());
             }
             if let Some((uid, gid, groups)) = &self.credentials {
-                // Already that user (an init started with `docker --user`):
-                // nothing to change, and an unprivileged setgroups would fail.
-                let already = libc::geteuid() == *uid
+                // An unprivileged init already running as that user (started
+                // with `docker --user`) has nothing to change, and its
+                // setgroups would fail. A root init always sets all three.
+                let unprivileged_already = libc::geteuid() != 0
+                    && libc::geteuid() == *uid
                     && libc::getuid() == *uid
                     && libc::getegid() == *gid
                     && libc::getgid() == *gid;
-                if !already
+                if !unprivileged_already
                     && (libc::setgroups(groups.len(), groups.as_ptr()) != 0
                         || libc::setgid(*gid) != 0
                         || libc::setuid(*uid) != 0)

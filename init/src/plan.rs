@@ -54,7 +54,7 @@ pub fn from_config(path: &Path, flavor: Flavor) -> Result<Vec<Unit>, Failure> {
         .collect();
     let db = programs
         .iter()
-        .any(|p| p.user.is_some() || p.uid.is_some() || p.group.is_some())
+        .any(|p| p.user.is_some() || p.uid.is_some() || p.group.is_some() || p.gid.is_some())
         .then(|| Db::load(Path::new("/")));
     let mut units = Vec::with_capacity(programs.len());
     for p in &programs {
@@ -100,9 +100,10 @@ fn launch(p: &Program, flavor: Flavor, db: Option<&Db>) -> Result<Launch, Failur
         Some(db) => credentials(p, db)?,
         None => (None, None),
     };
-    // As `docker run --user` and gosu do: the user's own HOME (`/` when the
-    // user has no entry), and its name.
-    if credentials.is_some() {
+    // As `docker run --user` and gosu do: a program switched to another
+    // user gets that user's HOME (`/` when it has no entry) and name; a
+    // group alone changes neither.
+    if p.user.is_some() || p.uid.is_some() {
         let home = account.map_or("/", |a| a.home.as_str());
         set(&mut env, "HOME", Some(home.into()));
         if let Some(a) = account {

@@ -99,3 +99,48 @@ fn a_relative_path_is_found_in_the_workdir() {
         format!("served from {}", app.display())
     );
 }
+
+/// `gid:` alone switches the group, as it did before users were read from
+/// /etc: nothing else is needed to ask for it.
+#[test]
+fn a_gid_alone_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_config(
+        dir.path(),
+        "programs:\n  - {name: who, gid: 65534, path: id, args: [-g]}\n",
+        false,
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "65534");
+}
+
+/// A root init switching to `user: root` sets root's groups from
+/// /etc/group, as for any user: the init's own supplementary groups (here
+/// `adm`, given to it by its parent) are not handed on.
+#[test]
+fn root_gets_the_groups_of_etc_group_not_the_inits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yml");
+    std::fs::write(
+        &cfg,
+        "programs:\n  - {name: who, user: root, path: id, args: [-G]}\n",
+    )
+    .unwrap();
+    let out = assert_cmd::Command::new("setpriv")
+        .args(["--groups", "4,65534", INIT, "-c", cfg.to_str().unwrap()])
+        .timeout(Duration::from_secs(10))
+        .output()
+        .unwrap();
+    let mut expected = vec!["0".to_string()];
+    for line in std::fs::read_to_string("/etc/group").unwrap().lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 4 && f[3].split(',').any(|m| m == "root") && f[2] != "0" {
+            expected.push(f[2].to_string());
+        }
+    }
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        expected.join(" ")
+    );
+}
