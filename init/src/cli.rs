@@ -125,7 +125,6 @@ pub fn main(flavor: Flavor) -> i32 {
             return 0;
         }
         Err(Stop::Usage(msg)) => {
-            log::init(name, false);
             let _ = std::io::Write::write_all(
                 &mut std::io::stderr(),
                 format!(

@@ -67,10 +67,16 @@ pub fn from_config(path: &Path, flavor: Flavor) -> Result<Vec<Unit>, Failure> {
                 .as_ref()
                 .map(|c| (c.uid, c.gid))
                 .filter(|(uid, _)| *uid != nix::unistd::geteuid().as_raw());
-            let sock = NotifySocket::bind(&std::env::temp_dir(), owner).map_err(|e| {
+            let parent = std::env::temp_dir();
+            let sock = NotifySocket::bind(&parent, owner).map_err(|e| {
                 Failure(
                     exit::SETUP,
-                    format!("program `{}`: cannot create its notify socket: {e}", p.name),
+                    format!(
+                        "program `{}`: cannot create its notify socket in {}: {e}; \
+                         point TMPDIR at a writable directory",
+                        p.name,
+                        parent.display()
+                    ),
                 )
             })?;
             launch
