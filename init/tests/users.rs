@@ -9,22 +9,17 @@ use std::time::Duration;
 
 use common::*;
 
-fn run_config(dir: &std::path::Path, yaml: &str, as_nobody: bool) -> std::process::Output {
+/// Runs the init on `yaml`, under `setpriv` with `setpriv` arguments when
+/// any are given (to start the init as another user or with other groups).
+fn run_config(dir: &std::path::Path, yaml: &str, setpriv: &[&str]) -> std::process::Output {
     let cfg = dir.join("c.yml");
     std::fs::write(&cfg, yaml).unwrap();
-    let mut cmd = if as_nobody {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid",
-            "65534",
-            "--regid",
-            "65534",
-            "--clear-groups",
-            INIT,
-        ]);
-        c
-    } else {
+    let mut cmd = if setpriv.is_empty() {
         Command::new(INIT)
+    } else {
+        let mut c = Command::new("setpriv");
+        c.args(setpriv).arg(INIT);
+        c
     };
     cmd.args(["-c", cfg.to_str().unwrap()]);
     assert_cmd::Command::from_std(cmd)
@@ -32,6 +27,8 @@ fn run_config(dir: &std::path::Path, yaml: &str, as_nobody: bool) -> std::proces
         .output()
         .unwrap()
 }
+
+const AS_NOBODY: &[&str] = &["--reuid", "65534", "--regid", "65534", "--clear-groups"];
 
 fn expected_home_of_nobody() -> String {
     std::fs::read_to_string("/etc/passwd")
@@ -53,7 +50,7 @@ fn a_user_gets_its_home_and_groups_from_etc() {
     let out = run_config(
         dir.path(),
         "programs:\n  - name: who\n    user: nobody\n    path: sh\n    args: [-c, 'echo \"$(id -u) $(id -g) $(id -G) $HOME $USER\"']\n",
-        false,
+        &[],
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
@@ -68,7 +65,7 @@ fn an_init_already_running_as_the_user_just_starts_it() {
     let out = run_config(
         dir.path(),
         "programs:\n  - {name: who, user: nobody, path: id, args: [-u]}\n",
-        true,
+        AS_NOBODY,
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "65534");
@@ -91,7 +88,7 @@ fn a_relative_path_is_found_in_the_workdir() {
             "programs:\n  - {{name: srv, path: ./srv, workdir: {}}}\n",
             app.display()
         ),
-        false,
+        &[],
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
@@ -108,7 +105,7 @@ fn a_gid_alone_is_honoured() {
     let out = run_config(
         dir.path(),
         "programs:\n  - {name: who, gid: 65534, path: id, args: [-g]}\n",
-        false,
+        &[],
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "65534");
@@ -120,17 +117,11 @@ fn a_gid_alone_is_honoured() {
 #[test]
 fn root_gets_the_groups_of_etc_group_not_the_inits() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yml");
-    std::fs::write(
-        &cfg,
+    let out = run_config(
+        dir.path(),
         "programs:\n  - {name: who, user: root, path: id, args: [-G]}\n",
-    )
-    .unwrap();
-    let out = assert_cmd::Command::new("setpriv")
-        .args(["--groups", "4,65534", INIT, "-c", cfg.to_str().unwrap()])
-        .timeout(Duration::from_secs(10))
-        .output()
-        .unwrap();
+        &["--groups", "4,65534"],
+    );
     let mut expected = vec!["0".to_string()];
     for line in std::fs::read_to_string("/etc/group").unwrap().lines() {
         let f: Vec<&str> = line.split(':').collect();
