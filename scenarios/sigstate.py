@@ -1,7 +1,9 @@
 """The calling process's signal state as /proc shows it, for self-reports.
 
-Each report is one line, `initlab-report {json}`, on stderr, so the harness
-can find it in a log that gunicorn also writes to."""
+Each report is one line, `initlab-report {json}`, appended to the file that
+INITLAB_REPORT names (the harness gives each cell its own), so the evidence
+never passes through the init, which may prefix, reroute or drop its
+children's output. Without INITLAB_REPORT the line goes to stderr."""
 import json
 import os
 
@@ -20,8 +22,17 @@ def state():
 
 def report(**fields):
     line = dict(state(), **fields)
-    # One write(2) for the line and its newline: print() makes two, and
-    # master and workers share stderr, so another process's output could
-    # land between them.
-    os.write(2, ("initlab-report " + json.dumps(line, sort_keys=True) + "\n").encode())
+    # One write(2) for the line and its newline, in append mode: master and
+    # workers write to the same file, and print() would make two writes that
+    # another process's line could land between.
+    data = ("initlab-report " + json.dumps(line, sort_keys=True) + "\n").encode()
+    path = os.environ.get("INITLAB_REPORT")
+    if not path:
+        os.write(2, data)
+        return line
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
     return line

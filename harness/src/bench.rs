@@ -441,8 +441,9 @@ fn bare_workload(
         &python.display().to_string(),
         &ctx.scenarios_dir.display().to_string(),
         port,
+        &dir.path().display().to_string(),
     );
-    let env = cell::workload_env(scenario, dir.path());
+    let env = cell::workload_env(scenario, dir.path(), dir.path());
     let t = Instant::now();
     let started = environment::start_process(
         &StartSpec {
@@ -454,7 +455,7 @@ fn bare_workload(
         false,
     )?;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while self_report::reports(&log_path)
+    while self_report::reports(dir.path())
         .iter()
         .filter(|r| r.phase() == "ready")
         .count()

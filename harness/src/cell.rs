@@ -1,7 +1,7 @@
 //! One cell: a variant × scenario × environment, run once with deadlines,
 //! torn down completely, and judged against its expectation.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -32,6 +32,9 @@ pub struct RunCtx {
     /// The Docker environment, when a cell of the run needs it: ready, or
     /// why not (the engine is missing, the image could not be built).
     pub docker: Option<Result<DockerReady, String>>,
+    /// Per variant: host files to bind-mount into its containers at the same
+    /// path (see `docker::preflight`).
+    pub docker_mounts: HashMap<String, Vec<PathBuf>>,
 }
 
 /// The workload's paths as the started process sees them.
@@ -40,6 +43,7 @@ struct Paths {
     scenarios: PathBuf,
     init: String,
     issue38: String,
+    mutant: Option<String>,
     cell: PathBuf,
     versions: Option<String>,
 }
@@ -225,18 +229,26 @@ fn prepare_and_run(
         .map_err(|e| Skip(format!("cannot create {}: {e}", log_path.display())))?;
     let port = free_port().map_err(|e| Skip(format!("no free TCP port on 127.0.0.1: {e}")))?;
     let scenarios = paths.scenarios.display().to_string();
-    let workload = scenario.argv(&paths.python, &scenarios, port);
+    let workload = scenario.argv(
+        &paths.python,
+        &scenarios,
+        port,
+        &paths.cell.display().to_string(),
+    );
     // gunicorn keeps a control socket under HOME: one HOME per cell.
     let home = match env {
         EnvKind::Docker => PathBuf::from("/tmp"),
         _ => dir.path().to_path_buf(),
     };
-    let env_vars = workload_env(scenario, &home);
+    let env_vars = workload_env(scenario, &home, &paths.cell);
     let mut argv = Vec::new();
     for part in &variant.prefix {
         match part.as_str() {
             "{initlab-init}" => argv.push(paths.init.clone()),
             "{initlab-init-issue38}" => argv.push(paths.issue38.clone()),
+            "{initlab-init-mutant}" => argv.push(paths.mutant.clone().ok_or_else(|| {
+                Skip("initlab-init-mutant is not built: `cargo build -p initlab-init`".into())
+            })?),
             "{config}" => {
                 write_config(dir.path(), &workload, &env_vars, &paths.scenarios).map_err(Skip)?;
                 argv.push(paths.cell.join("init.yml").display().to_string());
@@ -270,6 +282,11 @@ fn prepare_and_run(
                     init_dir: ctx.inits.init.parent().unwrap_or(Path::new("/")),
                     cell_dir: dir.path(),
                     docker_init: variant.docker_init,
+                    mounts: ctx
+                        .docker_mounts
+                        .get(&variant.name)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default(),
                 },
             )
         }
@@ -279,7 +296,7 @@ fn prepare_and_run(
         root: started.root(),
         started: &started,
         has_init: variant.has_init(),
-        log: log_path.clone(),
+        cell: dir.path().to_path_buf(),
         port,
         timing: &ctx.timing,
         baseline,
@@ -290,6 +307,7 @@ fn prepare_and_run(
         Driver::Script => drivers::script(&mut dctx),
         Driver::Gunicorn => drivers::gunicorn(&mut dctx),
         Driver::Control => drivers::control(&mut dctx),
+        Driver::Orphans => drivers::orphans(&mut dctx),
     };
     let seen = std::mem::take(&mut dctx.seen);
     let survivors = started.teardown(&seen);
@@ -299,14 +317,19 @@ fn prepare_and_run(
             format!("processes survived SIGKILL: {survivors:?}"),
         ));
     }
-    // Keep the log beside the run's other files; the cell directory goes.
-    let kept = ctx.workdir.join(format!(
-        "{}--{}--{}.log",
-        variant.name,
-        scenario.name,
-        env.name()
-    ));
+    // Keep the logs beside the run's other files; the cell directory goes.
+    // The failure tail shows gunicorn's own log where there is one: the
+    // init's output may hold nothing of the workload's.
+    let stem = format!("{}--{}--{}", variant.name, scenario.name, env.name());
+    let kept = ctx.workdir.join(format!("{stem}.log"));
     let _ = std::fs::copy(&log_path, &kept);
+    for name in [self_report::GUNICORN_LOG, self_report::REPORTS] {
+        let from = dir.path().join(name);
+        let to = ctx.workdir.join(format!("{stem}.{name}"));
+        if std::fs::copy(&from, &to).is_ok() && name == self_report::GUNICORN_LOG {
+            return Ok((outcome, to));
+        }
+    }
     Ok((outcome, kept))
 }
 
@@ -328,6 +351,11 @@ fn paths_for(ctx: &RunCtx, env: EnvKind, cell: &Path) -> Result<Paths, Skip> {
             scenarios: docker::SCENARIOS.into(),
             init: format!("{}/initlab-init", docker::INIT_MOUNT),
             issue38: format!("{}/initlab-init-issue38", docker::INIT_MOUNT),
+            mutant: ctx
+                .inits
+                .mutant
+                .as_ref()
+                .map(|_| format!("{}/initlab-init-mutant", docker::INIT_MOUNT)),
             cell: docker::CELL_MOUNT.into(),
             versions: Some(ready.versions.clone()),
         });
@@ -341,6 +369,7 @@ fn paths_for(ctx: &RunCtx, env: EnvKind, cell: &Path) -> Result<Paths, Skip> {
         scenarios: ctx.scenarios_dir.clone(),
         init: ctx.inits.init.display().to_string(),
         issue38: ctx.inits.issue38.display().to_string(),
+        mutant: ctx.inits.mutant.as_ref().map(|m| m.display().to_string()),
         cell: cell.to_path_buf(),
         versions: ctx.python.as_ref().map(|p| p.versions.clone()),
     })
@@ -356,6 +385,14 @@ fn record_init_version(
     let program = match variant.program() {
         Program::None => return Ok(()),
         Program::Ours("initlab-init") => ctx.inits.init.clone(),
+        Program::Ours("initlab-init-mutant") => match &ctx.inits.mutant {
+            Some(m) => m.clone(),
+            None => {
+                return Err(Skip(
+                    "initlab-init-mutant is not built: `cargo build -p initlab-init`".into(),
+                ))
+            }
+        },
         Program::Ours(_) => ctx.inits.issue38.clone(),
         Program::External(name) => which::which(&name).map_err(|_| {
             Skip(match &variant.install {
@@ -377,8 +414,9 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// The environment every workload gets: a standard PATH, its own HOME,
-/// unbuffered Python that writes no bytecode into the scenarios folder.
-pub fn workload_env(scenario: &Scenario, home: &Path) -> Vec<(String, String)> {
+/// unbuffered Python that writes no bytecode into the scenarios folder, and
+/// the file its self-reports go to, in its cell (`cell` as it sees it).
+pub fn workload_env(scenario: &Scenario, home: &Path, cell: &Path) -> Vec<(String, String)> {
     let mut env = vec![
         (
             "PATH".to_string(),
@@ -388,6 +426,10 @@ pub fn workload_env(scenario: &Scenario, home: &Path) -> Vec<(String, String)> {
         ("LANG".into(), "C.UTF-8".into()),
         ("PYTHONUNBUFFERED".into(), "1".into()),
         ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+        (
+            "INITLAB_REPORT".into(),
+            cell.join(self_report::REPORTS).display().to_string(),
+        ),
     ];
     env.extend(scenario.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env

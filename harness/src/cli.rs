@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cell::RunCtx;
+use crate::cell::{CellResult, RunCtx};
+use crate::checks::Verdict;
 use crate::drivers::Timing;
 use crate::environment::EnvKind;
 use crate::expect::Expectations;
@@ -25,6 +26,9 @@ pub mod status {
     pub const USAGE: i32 = 2;
     /// What the run needs could not be set up (Python, init binaries).
     pub const SETUP: i32 = 3;
+    /// Cells that were asked for by name, or cells of our own inits, were
+    /// skipped (and nothing deviated otherwise); `--allow-skip` accepts them.
+    pub const SKIPPED: i32 = 4;
     /// Interrupted by SIGINT or SIGTERM.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -36,7 +40,8 @@ pub mod status {
     about = "Runs gunicorn + gevent workloads under many inits and checks, from /proc and from \
              the workload's behaviour, that signal masks are clean and SIGCHLD is delivered.",
     after_help = "Exit status: 0 every cell matched its expectation, 1 a cell deviated, \
-                  2 bad usage, 3 setup failed, 130 interrupted."
+                  2 bad usage, 3 setup failed, 4 cells asked for were skipped, 130 interrupted. \
+                  Relative paths are taken from the current directory."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -57,6 +62,10 @@ enum Command {
         #[arg(long, default_value = "direct", value_name = "ENV")]
         env: String,
     },
+    /// The harness's own test: every mutant init (initlab-init with one known
+    /// defect of a real init) must be caught by exactly the checks its defect
+    /// breaks, in every environment.
+    Selftest(RunArgs),
     /// List variants (found on this machine, with versions), scenarios and environments.
     List {
         #[command(flatten)]
@@ -141,8 +150,68 @@ struct RunArgs {
     /// Cells run at once (default: the number of cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// Accept skipped cells even where they were asked for by name.
+    #[arg(long)]
+    allow_skip: bool,
     #[command(flatten)]
     common: Common,
+}
+
+/// A path as the shell that typed it meant it: relative to that directory,
+/// whatever directory a workload or a container runs in later.
+fn absolute(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+impl Common {
+    fn anchored(mut self) -> Common {
+        self.variants_files = self.variants_files.into_iter().map(absolute).collect();
+        self.python = self.python.map(absolute);
+        self.scenarios = self.scenarios.map(absolute);
+        self.init_dir = self.init_dir.map(absolute);
+        self.expectations = self.expectations.map(absolute);
+        self
+    }
+}
+
+impl Cli {
+    fn anchored(mut self) -> Cli {
+        self.command = match self.command {
+            Command::Run(mut a) => {
+                a.common = a.common.anchored();
+                a.output = a.output.map(absolute);
+                Command::Run(a)
+            }
+            Command::Selftest(mut a) => {
+                a.common = a.common.anchored();
+                a.output = a.output.map(absolute);
+                Command::Selftest(a)
+            }
+            Command::Reproduce { bug, common, env } => Command::Reproduce {
+                bug,
+                common: common.anchored(),
+                env,
+            },
+            Command::List { common } => Command::List {
+                common: common.anchored(),
+            },
+            Command::Bench {
+                quick,
+                output,
+                common,
+            } => Command::Bench {
+                quick,
+                output: output.map(absolute),
+                common: common.anchored(),
+            },
+            Command::Images { rebuild, init_dir } => Command::Images {
+                rebuild,
+                init_dir: init_dir.map(absolute),
+            },
+            other => other,
+        };
+        self
+    }
 }
 
 /// A failure with its exit status, printed as one line.
@@ -154,7 +223,7 @@ fn usage(msg: String) -> Failure {
 
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+        Ok(cli) => cli.anchored(),
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -179,6 +248,7 @@ pub fn main() -> i32 {
     reaper::start();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Selftest(args) => selftest(args),
         Command::Reproduce { bug, common, env } => reproduce_cmd(&bug, &common, &env),
         Command::List { common } => list(&common),
         Command::Inspect { pid, json } => inspect::main(pid, json),
@@ -280,12 +350,45 @@ fn run_ctx(
         strict: std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false"),
         workdir,
         docker,
+        docker_mounts: Default::default(),
+    })
+}
+
+/// `run` over the mutants (all of them, or those named), then the table of
+/// which checks caught each.
+fn selftest(mut args: RunArgs) -> Result<i32, Failure> {
+    let (variants, _, _) = load_catalogue(&args.common)?;
+    let mutants: Vec<String> = variants
+        .iter()
+        .filter(|v| v.name.starts_with("mutant-"))
+        .map(|v| v.name.clone())
+        .collect();
+    if args.variant.is_empty() {
+        args.variant = mutants;
+    } else if let Some(other) = args.variant.iter().find(|v| !mutants.contains(v)) {
+        return Err(usage(format!(
+            "`{other}` is not a mutant; known: {}",
+            mutants.join(", ")
+        )));
+    }
+    let with_table = args.format == Format::Table;
+    run_with(args, |results, variants| {
+        if with_table {
+            print!("{}", report::mutant_table(results, variants));
+        }
     })
 }
 
 fn run(args: RunArgs) -> Result<i32, Failure> {
+    run_with(args, |_, _| {})
+}
+
+fn run_with(args: RunArgs, after: impl FnOnce(&[CellResult], &[Variant])) -> Result<i32, Failure> {
     let (variants, scenarios, dir) = load_catalogue(&args.common)?;
-    let chosen_variants = select("variant", &args.variant, &variants, |v| &v.name)?;
+    let mut chosen_variants = select("variant", &args.variant, &variants, |v| &v.name)?;
+    if args.variant.is_empty() {
+        chosen_variants.retain(|v| v.default);
+    }
     let mut chosen_scenarios = select("scenario", &args.scenario, &scenarios, |s| &s.name)?;
     if args.scenario.is_empty() {
         chosen_scenarios.retain(|s| s.default);
@@ -302,7 +405,18 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     if let Some(jobs) = args.jobs.filter(|j| *j == 0) {
         return Err(usage(format!("--jobs {jobs}: give at least 1")));
     }
-    let ctx = run_ctx(&args.common, &dir, &chosen_scenarios, &envs)?;
+    let mut ctx = run_ctx(&args.common, &dir, &chosen_scenarios, &envs)?;
+    if let Some(Ok(ready)) = &ctx.docker {
+        for v in chosen_variants
+            .iter()
+            .filter(|v| v.runs_in(EnvKind::Docker))
+        {
+            if let Program::External(_) = v.program() {
+                let mounts = docker::preflight(ready, v).map_err(|e| Failure(status::SETUP, e))?;
+                ctx.docker_mounts.insert(v.name.clone(), mounts);
+            }
+        }
+    }
     let none = variants
         .iter()
         .find(|v| v.name == "none")
@@ -334,7 +448,13 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         ctx.workdir.display()
     );
     let wall = Instant::now();
-    let results = matrix::run(&ctx, none, plan, jobs);
+    let mut results = matrix::run(&ctx, none, plan, jobs);
+    let ours: Vec<&str> = chosen_variants
+        .iter()
+        .filter(|v| matches!(v.program(), Program::Ours(_)))
+        .map(|v| v.name.as_str())
+        .collect();
+    judge_skips(&args, &ours, &mut results);
     if interrupt::requested() {
         return Ok(status::INTERRUPTED);
     }
@@ -344,12 +464,51 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
         Format::Junit => report::junit(&results),
     };
     write_report(args.output.as_deref(), &text)?;
+    after(&results, &variants);
     eprintln!("{}", matrix::timing_summary(&results, wall));
-    Ok(if results.iter().all(|r| r.matches_expectation) {
-        status::OK
-    } else {
+    let deviated = results
+        .iter()
+        .any(|r| !r.matches_expectation && r.verdict != Verdict::Skip);
+    Ok(if deviated {
         status::DEVIATED
+    } else if results.iter().any(|r| !r.matches_expectation) {
+        status::SKIPPED
+    } else {
+        status::OK
     })
+}
+
+/// A skip is never green where the user asked for the cell by name, nor for
+/// our own inits. Only the docker column of an unnamed selection may be
+/// skipped quietly (a machine without an engine), and `--allow-skip` accepts
+/// every skip.
+fn judge_skips(args: &RunArgs, ours: &[&str], results: &mut [CellResult]) {
+    if args.allow_skip {
+        return;
+    }
+    let user_inits: Vec<String> = args
+        .common
+        .inits
+        .iter()
+        .filter_map(|s| s.split_once('=').map(|(n, _)| n.trim().to_string()))
+        .collect();
+    for r in results.iter_mut().filter(|r| r.verdict == Verdict::Skip) {
+        let named = args.variant.contains(&r.variant)
+            || user_inits.contains(&r.variant)
+            || args.scenario.contains(&r.scenario)
+            || args.env.contains(&r.environment);
+        let ours = ours.contains(&r.variant.as_str());
+        let quiet_docker = r.environment == "docker" && !named;
+        if named || (ours && !quiet_docker) {
+            r.matches_expectation = false;
+            r.reason = format!(
+                "{}; this cell was asked for{}, so its skip fails the run: fix that, or pass \
+                 --allow-skip",
+                r.reason,
+                if named { "" } else { " (one of our own inits)" }
+            );
+        }
+    }
 }
 
 /// Writes a report to `output`, or to stdout.

@@ -313,6 +313,88 @@ pub fn check_binaries(image: &str, init_dir: &Path) -> Result<(), String> {
     ))
 }
 
+/// Gets a user's init ready to run in the image: every host file its prefix
+/// names that the image lacks is bind-mounted read-only at the same path,
+/// and the init must then run `/bin/true` there. Returns the files to mount,
+/// or one line with the engine's or the loader's own words and what to do.
+pub fn preflight(
+    ready: &DockerReady,
+    variant: &crate::variant::Variant,
+) -> Result<Vec<PathBuf>, String> {
+    let mut mounts = Vec::new();
+    for file in crate::variant::host_files(variant) {
+        let path = file.display().to_string();
+        let present = helper::output(
+            docker(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--entrypoint",
+                "/usr/bin/test",
+                &ready.image,
+                "-e",
+                &path,
+            ])
+            .stderr_to_stdout(),
+            Duration::from_secs(60),
+        )?;
+        match present.status.code() {
+            Some(0) => {}
+            Some(1) => mounts.push(file),
+            _ => {
+                return Err(format!(
+                    "cannot look into {}: {}",
+                    ready.image,
+                    one_line(&present.stdout)
+                ))
+            }
+        }
+    }
+    let mut args: Vec<String> = ["run", "--rm", "--network", "none"]
+        .map(String::from)
+        .to_vec();
+    for m in &mounts {
+        args.push("-v".into());
+        args.push(format!("{0}:{0}:ro", m.display()));
+    }
+    args.push("--entrypoint".into());
+    args.push(variant.prefix[0].clone());
+    args.push(ready.image.clone());
+    args.extend(variant.prefix[1..].iter().cloned());
+    args.push("/bin/true".into());
+    let out = helper::output(
+        duct::cmd("docker", &args).stderr_to_stdout(),
+        Duration::from_secs(60),
+    )?;
+    if out.status.success() {
+        return Ok(mounts);
+    }
+    Err(format!(
+        "variant `{}` ({}) cannot run inside {}: {}; make it run there (a static binary, or one \
+         built for the image's libc) or leave docker out with --env direct,pid1",
+        variant.name,
+        variant.prefix.join(" "),
+        ready.image,
+        one_line(&out.stdout)
+    ))
+}
+
+/// A command's output as one line.
+fn one_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        "(no output)".into()
+    } else {
+        lines.join("; ")
+    }
+}
+
 /// The Docker environment, ready for cells.
 pub struct DockerReady {
     pub image: String,

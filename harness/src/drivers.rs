@@ -40,7 +40,8 @@ pub struct Ctx<'a> {
     pub root: i32,
     pub started: &'a Started,
     pub has_init: bool,
-    pub log: PathBuf,
+    /// The cell's directory on the host: the workload's own evidence.
+    pub cell: PathBuf,
     pub port: u16,
     pub timing: &'a Timing,
     /// Compare with this; `None` for the baseline run itself.
@@ -57,12 +58,66 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Masks of processes as they reported them at moments of their own
+    /// (the probe, the scripts): compared as they are.
     fn compare(&mut self, baseline: Option<&Baseline>) {
         let own = Baseline::from_processes(&self.processes);
         let base = baseline.unwrap_or(&own);
         self.checks.push(checks::blocked(&self.processes, base));
         self.checks.push(checks::ignored(&self.processes, base));
     }
+
+    /// Masks sampled from `/proc` at an instant of ours: a process may block
+    /// everything for a moment on purpose (around fork or thread creation),
+    /// so a mask that differs from the baseline is looked at again, and one
+    /// gone in a later sample is named as transient, not failed.
+    fn compare_sampled(&mut self, baseline: Option<&Baseline>) {
+        let own = Baseline::from_processes(&self.processes);
+        let base = baseline.unwrap_or(&own).clone();
+        let transient = settle(&mut self.processes, &base);
+        let mut blocked = checks::blocked(&self.processes, &base);
+        let mut ignored = checks::ignored(&self.processes, &base);
+        if !transient.is_empty() {
+            let note = format!(
+                "; transient, seen once and gone in the next sample: {}",
+                transient.join("; ")
+            );
+            blocked.evidence.push_str(&note);
+            ignored.evidence.push_str(&note);
+        }
+        self.checks.push(blocked);
+        self.checks.push(ignored);
+    }
+}
+
+/// Samples every process whose masks differ from its role's baseline up to
+/// five more times, 50 ms apart; takes the first sample that matches.
+/// Returns what was seen only once.
+fn settle(processes: &mut [Observed], base: &Baseline) -> Vec<String> {
+    let mut notes = Vec::new();
+    for p in processes.iter_mut().filter(|p| p.role != Role::Init) {
+        let want = base.masks.get(&p.role).copied().unwrap_or((0, 0));
+        if (p.signals.blocked, p.signals.ignored) == want {
+            continue;
+        }
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(50));
+            let Some(now) = proc_state::read(p.pid) else {
+                break; // gone: the one sample is all there is
+            };
+            if (now.signals.blocked, now.signals.ignored) == want {
+                notes.push(format!(
+                    "{} SigBlk {} SigIgn {}",
+                    p.label(),
+                    show_mask(p.signals.blocked),
+                    show_mask(p.signals.ignored)
+                ));
+                p.signals = now.signals;
+                break;
+            }
+        }
+    }
+    notes
 }
 
 fn exit_note(ending: Option<Ending>, within: Duration) -> String {
@@ -81,20 +136,20 @@ pub fn probe(ctx: &mut Ctx<'_>) -> Outcome {
         ending == Some(Ending::Exited(0)),
         exit_note(ending, ctx.timing.exit),
     ));
-    match self_report::probe_output(&ctx.log) {
+    match self_report::probe_output(&ctx.cell) {
         Some((pid, state)) => {
-            out.processes.push(Observed::new(
-                pid,
-                Role::Other,
-                "grep (probe)".into(),
-                state,
-            ));
+            out.processes
+                .push(Observed::new(pid, Role::Other, "cp (probe)".into(), state));
             out.compare(ctx.baseline);
             out.checks.push(checks::sigchld_pending(&out.processes));
         }
-        None => out
-            .checks
-            .push(Check::fail("blocked", "the probe printed no signal state")),
+        None => out.checks.push(Check::fail(
+            "blocked",
+            format!(
+                "the probe left no copy of its /proc status in the cell; {}",
+                exit_note(ending, ctx.timing.exit)
+            ),
+        )),
     }
     out
 }
@@ -107,7 +162,7 @@ pub fn script(ctx: &mut Ctx<'_>) -> Outcome {
     if ending.is_none() {
         out.processes = observe(ctx, "").0;
     }
-    let reports = self_report::reports(&ctx.log);
+    let reports = self_report::reports(&ctx.cell);
     let start = reports.iter().find(|r| r.phase() == "start");
     let after = reports.iter().find(|r| r.phase() == "subprocess");
     if let Some(r) = start {
@@ -163,9 +218,12 @@ pub fn script(ctx: &mut Ctx<'_>) -> Outcome {
     out
 }
 
-/// Reads the tree below the root and gives each process its role. The
-/// gunicorn master is the topmost process running gunicorn; its workers are
-/// its gunicorn children.
+/// Reads the tree below the root and gives each process its role by what
+/// it is, not by where it stands: a worker is a process that reported itself
+/// as a gunicorn worker (into the cell, by its own pid), the master is the
+/// parent of a worker, and the init is the first process when it is neither
+/// (an init that execs into its command, like `env` or `gosu`, is the
+/// workload itself and is judged as such).
 fn observe(ctx: &mut Ctx<'_>, master_word: &str) -> (Vec<Observed>, Vec<ProcInfo>) {
     let tree = proc_state::tree(ctx.root);
     for p in &tree {
@@ -173,25 +231,32 @@ fn observe(ctx: &mut Ctx<'_>, master_word: &str) -> (Vec<Observed>, Vec<ProcInfo
             ctx.seen.push((p.pid, p.start_time));
         }
     }
-    let master = if master_word.is_empty() {
-        None
+    let reported: BTreeSet<i32> = if master_word.is_empty() {
+        BTreeSet::new()
     } else {
-        // An init's own command line names the workload too: skip it.
-        tree.iter()
-            .filter(|p| !(ctx.has_init && p.pid == ctx.root))
-            .find(|p| p.runs(master_word) && !p.is_zombie())
-            .map(|p| p.pid)
+        self_report::reports(&ctx.cell)
+            .iter()
+            .filter(|r| r.get("role").as_deref() == Some("worker"))
+            .map(|r| r.pid())
+            .collect()
     };
+    let is_worker =
+        |p: &ProcInfo| !p.is_zombie() && p.runs(master_word) && reported.contains(&p.inner_pid);
+    let masters: BTreeSet<i32> = tree
+        .iter()
+        .filter(|p| is_worker(p))
+        .map(|p| p.ppid)
+        .collect();
     let observed = tree
         .iter()
         .filter(|p| !p.is_zombie())
         .map(|p| {
-            let role = if p.pid == ctx.root && ctx.has_init {
-                Role::Init
-            } else if Some(p.pid) == master {
+            let role = if masters.contains(&p.pid) {
                 Role::Master
-            } else if master.is_some() && Some(p.ppid) == master && p.runs(master_word) {
+            } else if is_worker(p) && masters.contains(&p.ppid) {
                 Role::Worker
+            } else if p.pid == ctx.root && ctx.has_init {
+                Role::Init
             } else {
                 Role::Other
             };
@@ -213,7 +278,7 @@ fn workers(ctx: &mut Ctx<'_>) -> Vec<i32> {
 /// Workers that finished importing the app, by the pid they report (their
 /// own namespace's).
 fn ready_workers(ctx: &Ctx<'_>) -> BTreeSet<i32> {
-    self_report::reports(&ctx.log)
+    self_report::reports(&ctx.cell)
         .iter()
         .filter(|r| r.phase() == "ready")
         .map(|r| r.pid())
@@ -386,16 +451,20 @@ pub fn gunicorn(ctx: &mut Ctx<'_>) -> Outcome {
     }
     let zombies = lasting_zombies(ctx);
     out.processes = observe(ctx, "gunicorn").0;
-    out.compare(ctx.baseline);
+    out.compare_sampled(ctx.baseline);
     out.checks.push(checks::sigchld_pending(&out.processes));
     out.checks.push(checks::zombies(&zombies));
     out
 }
 
-/// Sends `sig` to the first process, as `docker kill -s` would.
+/// Sends `sig` to the first process, as `docker kill -s` would. Root 0
+/// stands for a container that had already ended: `kill(0)` would signal
+/// the harness's own process group, so nothing is sent.
 fn signal_root(ctx: &Ctx<'_>, sig: i32) {
-    // SAFETY: kill has no memory effects.
-    unsafe { libc::kill(ctx.root, sig) };
+    if ctx.root > 0 {
+        // SAFETY: kill has no memory effects.
+        unsafe { libc::kill(ctx.root, sig) };
+    }
 }
 
 /// Polls the worker list until `done` holds and every worker has finished
@@ -441,7 +510,8 @@ fn step_check(
         );
     }
     // Where the signal went: did gunicorn log it, and what is PID 1 doing?
-    let heard = if self_report::read_log(&ctx.log).contains(logged) {
+    let heard = if self_report::read_log(&ctx.cell.join(self_report::GUNICORN_LOG)).contains(logged)
+    {
         format!("gunicorn logged `{logged}`")
     } else {
         format!("gunicorn never logged `{logged}`")
@@ -471,13 +541,60 @@ fn step_check(
     )
 }
 
+/// A workload that leaves orphans: once they have all exited, none may stay
+/// a zombie in the tree. Masks are those of the long-running process.
+pub fn orphans(ctx: &mut Ctx<'_>) -> Outcome {
+    let mut out = Outcome::default();
+    let orphan = |p: &ProcInfo| !p.is_zombie() && p.cmdline == ["sleep", "0.1"];
+    let started = Instant::now();
+    // First the long-running process, then the orphans' end.
+    let mut saw_main = false;
+    while started.elapsed() < ctx.timing.boot {
+        let (_, tree) = observe(ctx, "");
+        saw_main |= tree.iter().any(|p| p.cmdline == ["sleep", "30"]);
+        if saw_main && !tree.iter().any(orphan) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let zombies = lasting_zombies(ctx);
+    // The workload is `sleep 30` wherever it stands: under an init that
+    // execs into its command it is the first process itself.
+    out.processes = observe(ctx, "")
+        .0
+        .into_iter()
+        .filter_map(|mut p| {
+            if p.command == "sleep 30" {
+                p.role = Role::Other;
+                Some(p)
+            } else {
+                (p.role == Role::Init).then_some(p)
+            }
+        })
+        .collect();
+    if !saw_main || out.processes.iter().all(|p| p.role == Role::Init) {
+        out.checks.push(Check::fail(
+            "blocked",
+            format!(
+                "the workload never became `sleep 30` within {:?}",
+                ctx.timing.boot
+            ),
+        ));
+        return out;
+    }
+    out.compare_sampled(ctx.baseline);
+    out.checks.push(checks::sigchld_pending(&out.processes));
+    out.checks.push(checks::zombies(&zombies));
+    out
+}
+
 /// gunicorn operated by its control signals, sent to PID 1.
 pub fn control(ctx: &mut Ctx<'_>) -> Outcome {
     let mut out = Outcome::default();
     boot(ctx, &mut out, 2);
     let before = workers(ctx);
     out.processes = observe(ctx, "gunicorn").0;
-    out.compare(ctx.baseline);
+    out.compare_sampled(ctx.baseline);
     out.checks.push(checks::sigchld_pending(&out.processes));
 
     signal_root(ctx, libc::SIGTTIN);
@@ -517,8 +634,10 @@ pub fn control(ctx: &mut Ctx<'_>) -> Outcome {
 
     let current = workers(ctx);
     if let Some(&victim) = current.first() {
-        // SAFETY: as above.
-        unsafe { libc::kill(victim, libc::SIGKILL) };
+        if victim > 0 {
+            // SAFETY: as above.
+            unsafe { libc::kill(victim, libc::SIGKILL) };
+        }
         let count = current.len();
         let r = until_workers(ctx, |w| w.len() == count && !w.contains(&victim));
         out.checks.push(step_check(
@@ -554,12 +673,28 @@ fn term(ctx: &mut Ctx<'_>) -> Check {
         .map(|(pid, _)| *pid)
         .collect();
     let in_time = took < ctx.timing.exit;
+    // Which signal reached gunicorn, in its own words: a graceful stop is
+    // TERM; an init that turned it into INT or QUIT gave a quick one.
+    let log = self_report::read_log(&ctx.cell.join(self_report::GUNICORN_LOG));
+    let handled = log
+        .lines()
+        .rev()
+        .filter_map(|l| l.split("Handling signal: ").nth(1))
+        .map(str::trim)
+        .find(|s| ["term", "int", "quit"].contains(s))
+        .map(str::to_string);
+    let graceful = handled.as_deref() == Some("term");
+    let heard = match &handled {
+        Some(s) => format!("gunicorn logged `Handling signal: {s}`"),
+        None => "gunicorn logged no TERM, INT or QUIT".into(),
+    };
     match ending {
         Some(e) if left.is_empty() => Check::new(
             "term",
-            e == Ending::Exited(0) && in_time,
+            e == Ending::Exited(0) && in_time && graceful,
             format!(
-                "{how}: the tree stopped in {:.1} s; first process {e} (want status 0 within {:?})",
+                "{how}: the tree stopped in {:.1} s; first process {e}; {heard} (want a \
+                 graceful TERM and status 0 within {:?})",
                 took.as_secs_f64(),
                 ctx.timing.exit
             ),

@@ -61,6 +61,8 @@ pub struct ContainerSpec<'a> {
     pub cell_dir: &'a Path,
     /// Docker's own `--init`.
     pub docker_init: bool,
+    /// Host files bind-mounted read-only at the same path (a user's init).
+    pub mounts: &'a [std::path::PathBuf],
 }
 
 /// A started cell. The container variant is large, but there is one per
@@ -130,10 +132,15 @@ pub fn start_container(spec: &StartSpec<'_>, c: &ContainerSpec<'_>) -> Result<St
         "-v".into(),
         format!("{}:{}:ro", c.init_dir.display(), docker::INIT_MOUNT),
         "-v".into(),
-        format!("{}:{}:ro", c.cell_dir.display(), docker::CELL_MOUNT),
+        // Writable: the workload leaves its evidence there.
+        format!("{}:{}", c.cell_dir.display(), docker::CELL_MOUNT),
         "-w".into(),
         spec.workdir.display().to_string(),
     ];
+    for m in c.mounts {
+        args.push("-v".into());
+        args.push(format!("{0}:{0}:ro", m.display()));
+    }
     for (k, v) in spec.env {
         args.push("-e".into());
         args.push(format!("{k}={v}"));
@@ -232,8 +239,10 @@ impl Started {
         let started = Instant::now();
         match self {
             Started::Process { root } => {
-                // SAFETY: kill has no memory effects.
-                unsafe { libc::kill(*root, libc::SIGTERM) };
+                if *root > 0 {
+                    // SAFETY: kill has no memory effects.
+                    unsafe { libc::kill(*root, libc::SIGTERM) };
+                }
                 let ending = reaper::wait(*root, grace);
                 (ending, started.elapsed(), "SIGTERM to PID 1".into())
             }

@@ -10,13 +10,17 @@ use crate::helper;
 pub struct Inits {
     pub init: PathBuf,
     pub issue38: PathBuf,
+    /// The mutant build (the harness's own test), when it was built.
+    pub mutant: Option<PathBuf>,
 }
 
 impl Inits {
     fn in_dir(dir: &Path) -> Option<Inits> {
+        let mutant = dir.join("initlab-init-mutant");
         let inits = Inits {
             init: dir.join("initlab-init"),
             issue38: dir.join("initlab-init-issue38"),
+            mutant: mutant.is_file().then_some(mutant),
         };
         (inits.init.is_file() && inits.issue38.is_file()).then_some(inits)
     }
@@ -54,7 +58,11 @@ pub fn locate(dir: Option<&Path>) -> Result<Inits, String> {
         return Ok(found);
     }
     match (which::which("initlab-init"), which::which("initlab-init-issue38")) {
-        (Ok(init), Ok(issue38)) => Ok(Inits { init, issue38 }),
+        (Ok(init), Ok(issue38)) => Ok(Inits {
+            init,
+            issue38,
+            mutant: which::which("initlab-init-mutant").ok(),
+        }),
         _ => Err("initlab-init and initlab-init-issue38 not found: give --init-dir DIR or put them on PATH".into()),
     }
 }

@@ -63,6 +63,9 @@ pub struct ProcInfo {
     pub signals: SignalState,
     /// Clock ticks after boot: with the pid, names a process unambiguously.
     pub start_time: u64,
+    /// The pid the process has in its own PID namespace: what it reports
+    /// about itself.
+    pub inner_pid: i32,
 }
 
 impl ProcInfo {
@@ -91,6 +94,10 @@ pub fn read(pid: i32) -> Option<ProcInfo> {
             pending: status.sigpnd | status.shdpnd,
         },
         start_time: stat.starttime,
+        inner_pid: status
+            .nspid
+            .and_then(|ns| ns.last().copied())
+            .unwrap_or(pid),
     })
 }
 
@@ -106,7 +113,58 @@ pub fn inner_pid(pid: i32) -> i32 {
 }
 
 /// `root` and every process below it, parents before children.
+///
+/// Walks down from `root` through `/proc/<pid>/task/<tid>/children`, so a
+/// look costs the cell's own processes, not every process on the host.
+/// A kernel without that file gets the same answer from a scan of `/proc`.
 pub fn tree(root: i32) -> Vec<ProcInfo> {
+    let Some(top) = read(root) else {
+        return Vec::new();
+    };
+    let mut found = vec![top];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i].pid;
+        let kids = match children(parent) {
+            Some(kids) => kids,
+            None => return tree_by_scan(root),
+        };
+        // A child read after it exited is simply not there.
+        found.extend(
+            kids.into_iter()
+                .filter_map(read)
+                .filter(|p| p.ppid == parent),
+        );
+        i += 1;
+    }
+    found
+}
+
+/// The children of every thread of `pid`; `None` when the kernel has no
+/// `children` file (CONFIG_PROC_CHILDREN off).
+fn children(pid: i32) -> Option<Vec<i32>> {
+    let tasks = match std::fs::read_dir(format!("/proc/{pid}/task")) {
+        Ok(t) => t,
+        Err(_) => return Some(Vec::new()), // gone: no children
+    };
+    let mut kids = Vec::new();
+    for task in tasks.flatten() {
+        let file = task.path().join("children");
+        match std::fs::read_to_string(&file) {
+            Ok(text) => kids.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && task.path().exists() => {
+                return None
+            }
+            Err(_) => {}
+        }
+    }
+    Some(kids)
+}
+
+fn tree_by_scan(root: i32) -> Vec<ProcInfo> {
     let Some(top) = read(root) else {
         return Vec::new();
     };

@@ -84,14 +84,73 @@ pub fn table(results: &[CellResult]) -> String {
             ));
         }
     }
-    let deviating = results.iter().filter(|r| !r.matches_expectation).count();
-    out.push_str(&format!(
-        "\n{} cells: {} matched their expectation, {} did not\n",
-        results.len(),
-        results.len() - deviating,
-        deviating
-    ));
+    out.push_str(&format!("\n{}\n", summary(results)));
     out
+}
+
+/// The mutants: which real init each stands for, the checks that caught it
+/// (every failed check over its cells) and whether every cell of it showed
+/// exactly what its expectation says.
+pub fn mutant_table(results: &[CellResult], variants: &[crate::variant::Variant]) -> String {
+    let mut out = String::from(
+        "\n| mutant | stands for | checks that catch it | caught |\n|---|---|---|---|\n",
+    );
+    let mut names: Vec<&str> = Vec::new();
+    for r in results {
+        if !names.contains(&r.variant.as_str()) {
+            names.push(&r.variant);
+        }
+    }
+    for name in names {
+        let cells: Vec<&CellResult> = results.iter().filter(|r| r.variant == name).collect();
+        let mut caught_by = std::collections::BTreeSet::new();
+        for r in &cells {
+            caught_by.extend(r.failed_checks());
+        }
+        let stands_for = variants
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| v.description.trim_start_matches("mutant: ").to_string())
+            .unwrap_or_default();
+        let checks = if caught_by.is_empty() {
+            "none: judged like initlab-init".to_string()
+        } else {
+            caught_by.into_iter().collect::<Vec<_>>().join(", ")
+        };
+        let caught = if cells
+            .iter()
+            .all(|r| r.matches_expectation && r.verdict != Verdict::Skip)
+        {
+            "yes"
+        } else {
+            "NO"
+        };
+        out.push_str(&format!(
+            "| {name} | {stands_for} | {checks} | {caught} |\n"
+        ));
+    }
+    out
+}
+
+/// `12 cells: 7 passed, 3 failed as expected, 1 deviating, 1 skipped`.
+pub fn summary(results: &[CellResult]) -> String {
+    let count = |f: &dyn Fn(&CellResult) -> bool| results.iter().filter(|r| f(r)).count();
+    let skipped = count(&|r| r.verdict == Verdict::Skip);
+    let deviating = count(&|r| r.verdict != Verdict::Skip && !r.matches_expectation);
+    let passed = count(&|r| r.verdict == Verdict::Pass && r.matches_expectation);
+    let expected = count(&|r| r.verdict == Verdict::Fail && r.matches_expectation);
+    let unaccepted = count(&|r| r.verdict == Verdict::Skip && !r.matches_expectation);
+    let mut text = format!(
+        "{} cells: {passed} passed, {expected} failed as expected, {deviating} deviating, \
+         {skipped} skipped",
+        results.len()
+    );
+    if unaccepted > 0 {
+        text.push_str(&format!(
+            " ({unaccepted} of them asked for, so the run fails)"
+        ));
+    }
+    text
 }
 
 #[derive(Serialize)]

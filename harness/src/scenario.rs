@@ -17,6 +17,8 @@ pub enum Driver {
     Gunicorn,
     /// gunicorn operated by its control signals.
     Control,
+    /// A workload that leaves orphans behind, as daemons and `cmd &` do.
+    Orphans,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -50,13 +52,14 @@ impl Scenario {
     }
 
     /// The command with its placeholders filled in.
-    pub fn argv(&self, python: &str, scenarios: &str, port: u16) -> Vec<String> {
+    pub fn argv(&self, python: &str, scenarios: &str, port: u16, cell: &str) -> Vec<String> {
         self.command
             .iter()
             .map(|a| {
                 a.replace("{python}", python)
                     .replace("{scenarios}", scenarios)
                     .replace("{port}", &port.to_string())
+                    .replace("{cell}", cell)
             })
             .collect()
     }
@@ -92,6 +95,7 @@ mod tests {
             names,
             [
                 "probe",
+                "orphans",
                 "gevent-subprocess",
                 "gevent-subprocess-unpatched",
                 "gunicorn-gevent",
@@ -100,13 +104,13 @@ mod tests {
                 "gunicorn-control"
             ]
         );
-        let g = &all[3];
+        let g = all.iter().find(|s| s.name == "gunicorn-gevent").unwrap();
         assert_eq!(
-            g.argv("/py", "/s", 8000)[..3],
+            g.argv("/py", "/s", 8000, "/c")[..3],
             ["/py".to_string(), "-m".into(), "gunicorn".into()]
         );
-        assert!(g
-            .argv("/py", "/s", 8000)
-            .contains(&"127.0.0.1:8000".to_string()));
+        let argv = g.argv("/py", "/s", 8000, "/c");
+        assert!(argv.contains(&"127.0.0.1:8000".to_string()));
+        assert!(argv.contains(&"/c/gunicorn.log".to_string()), "{argv:?}");
     }
 }

@@ -1,5 +1,7 @@
-//! The lines a workload writes about itself: `initlab-report {json}` from
-//! the Python scenarios, `SigBlk: ...` lines from the probe.
+//! What a workload writes about itself into its cell's directory:
+//! `initlab-report {json}` lines from the Python scenarios (`reports`), the
+//! probe's copy of its own `/proc` status (`probe.status`), gunicorn's log
+//! (`gunicorn.log`). Nothing here is read from the init's output.
 
 use std::path::Path;
 
@@ -36,13 +38,20 @@ pub fn read_log(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
 }
 
+/// The file the workload's self-reports go to (`INITLAB_REPORT`).
+pub const REPORTS: &str = "reports";
+/// The probe's copy of its own `/proc/self/status`.
+pub const PROBE_STATUS: &str = "probe.status";
+/// gunicorn's `--error-logfile`.
+pub const GUNICORN_LOG: &str = "gunicorn.log";
+
 const MARKER: &str = "initlab-report ";
 
-/// Every self-report in the log, in order. A report is found wherever its
-/// marker is, and its JSON read up to its end: output of other processes
-/// sharing the log may stand before or after it on the same line.
-pub fn reports(log: &Path) -> Vec<Report> {
-    let text = read_log(log);
+/// Every self-report in the cell, in order. A report is found wherever its
+/// marker is, and its JSON read up to its end: a line cut short by a killed
+/// writer may stand before it.
+pub fn reports(cell: &Path) -> Vec<Report> {
+    let text = read_log(&cell.join(REPORTS));
     text.match_indices(MARKER)
         .filter_map(|(at, _)| {
             let json = &text[at + MARKER.len()..];
@@ -56,8 +65,8 @@ pub fn reports(log: &Path) -> Vec<Report> {
 }
 
 /// The probe's `/proc/self/status` lines: `(pid, state)`.
-pub fn probe_output(log: &Path) -> Option<(i32, SignalState)> {
-    let text = read_log(log);
+pub fn probe_output(cell: &Path) -> Option<(i32, SignalState)> {
+    let text = read_log(&cell.join(PROBE_STATUS));
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -94,13 +103,15 @@ mod tests {
     #[test]
     fn reports_are_found_even_when_lines_run_together() {
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("log");
         std::fs::write(
-            &log,
+            dir.path().join(REPORTS),
             "[INFO] Booting\ninitlab-report {\"pid\": 12, \"phase\": \"ready\"}initlab-report {\"pid\": 13, \"phase\": \"importing\"}\nnoise initlab-report {\"pid\": 13, \"phase\": \"ready\"}\ninitlab-report {broken\n",
         )
         .unwrap();
-        let got: Vec<(i32, String)> = reports(&log).iter().map(|r| (r.pid(), r.phase())).collect();
+        let got: Vec<(i32, String)> = reports(dir.path())
+            .iter()
+            .map(|r| (r.pid(), r.phase()))
+            .collect();
         assert_eq!(
             got,
             [

@@ -25,6 +25,13 @@ pub struct Variant {
     /// Where the variant can run; empty means everywhere.
     #[serde(default)]
     pub environments: Vec<EnvKind>,
+    /// Part of the default matrix; others run only when named (the mutants).
+    #[serde(default = "yes")]
+    pub default: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -46,6 +53,7 @@ impl Variant {
             None => Program::None,
             Some("{initlab-init}") => Program::Ours("initlab-init"),
             Some("{initlab-init-issue38}") => Program::Ours("initlab-init-issue38"),
+            Some("{initlab-init-mutant}") => Program::Ours("initlab-init-mutant"),
             Some(other) => Program::External(other.to_string()),
         }
     }
@@ -78,13 +86,38 @@ pub fn load(files: &[PathBuf], inits: &[String]) -> Result<Vec<Variant>, String>
         let text = std::fs::read_to_string(file)
             .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
         for v in parse(&text, &file.display().to_string())? {
-            add(&mut all, v);
+            add(&mut all, anchored(v));
         }
     }
     for spec in inits {
-        add(&mut all, from_spec(spec)?);
+        add(&mut all, anchored(from_spec(spec)?));
     }
     Ok(all)
+}
+
+/// A relative program path (`./init`, `bin/tini`) means what it means in
+/// the shell the user typed it in: relative to their directory, not to the
+/// workload's or the container's.
+fn anchored(mut v: Variant) -> Variant {
+    if let Some(first) = v.prefix.first_mut() {
+        let path = Path::new(first.as_str());
+        if first.contains('/') && path.is_relative() {
+            if let Ok(abs) = std::path::absolute(path) {
+                *first = abs.display().to_string();
+            }
+        }
+    }
+    v
+}
+
+/// Files on the host that a variant's prefix names by absolute path: what
+/// a container needs bind-mounted when its image lacks them.
+pub fn host_files(v: &Variant) -> Vec<PathBuf> {
+    v.prefix
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute() && p.is_file())
+        .collect()
 }
 
 fn add(all: &mut Vec<Variant>, v: Variant) {
@@ -121,6 +154,7 @@ pub fn from_spec(spec: &str) -> Result<Variant, String> {
         install: None,
         docker_init: false,
         environments: Vec::new(),
+        default: true,
     })
 }
 

@@ -21,7 +21,8 @@ fn our_inits(
         "gevent-subprocess-unpatched",
         "gunicorn-gevent",
         "gunicorn-custom-worker",
-        "gunicorn-control"
+        "gunicorn-control",
+        "orphans"
     )]
     scenario: &str,
     #[values(EnvKind::Direct, EnvKind::Pid1, EnvKind::Docker)] env: EnvKind,
@@ -87,7 +88,8 @@ fn docker_init_is_measured(
         "gevent-subprocess-unpatched",
         "gunicorn-gevent",
         "gunicorn-custom-worker",
-        "gunicorn-control"
+        "gunicorn-control",
+        "orphans"
     )]
     scenario: &str,
 ) {
@@ -116,4 +118,27 @@ fn no_init_probe_is_clean(#[values(EnvKind::Direct, EnvKind::Pid1)] env: EnvKind
     assert_eq!(r.processes.len(), 1);
     assert_eq!(r.processes[0].sigblk, "0000000000000000");
     assert_eq!(r.processes[0].sigign, "0000000000000000");
+}
+
+/// The zombies check seen failing for the right reason: with no init as
+/// PID 1 the orphans are adopted by the workload, which never reaps them;
+/// directly, the harness adopts and reaps them itself.
+#[rstest]
+fn no_init_as_pid1_leaves_the_orphans_as_zombies(
+    #[values(EnvKind::Direct, EnvKind::Pid1)] env: EnvKind,
+) {
+    let r = run_cell("none", "orphans", env);
+    let zombies = r.checks.iter().find(|c| c.name == "zombies").unwrap();
+    if env == EnvKind::Pid1 {
+        assert_eq!(zombies.verdict, Verdict::Fail, "{}", dump(&r));
+        assert_eq!(
+            zombies.evidence.matches("sleep ").count(),
+            3,
+            "{}",
+            dump(&r)
+        );
+    } else {
+        assert_eq!(zombies.verdict, Verdict::Pass, "{}", dump(&r));
+    }
+    assert!(r.matches_expectation, "{}", dump(&r));
 }

@@ -108,12 +108,17 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 
 /// Runs the init; returns its exit status.
 pub fn main(flavor: Flavor) -> i32 {
+    main_with(flavor, std::env::args_os().skip(1))
+}
+
+/// Runs the init on these arguments (the program name left out).
+pub fn main_with(flavor: Flavor, args: impl IntoIterator<Item = OsString>) -> i32 {
     let name = flavor.program_name();
-    let cli = match parse(std::env::args_os().skip(1)) {
+    let cli = match parse(args) {
         Ok(cli) => cli,
         Err(Stop::Help) => {
             let about = match flavor {
-                Flavor::Clean => ABOUT,
+                Flavor::Clean | Flavor::Mutant(_) => ABOUT,
                 Flavor::Issue38 => ABOUT_ISSUE38,
             };
             let options = OPTIONS.replace("{name}", name);
@@ -153,6 +158,9 @@ pub fn main(flavor: Flavor) -> i32 {
     }
     become_subreaper();
 
+    if flavor.defects().exec && single {
+        return exec_into(cli.command, flavor);
+    }
     let (units, main) = match &cli.config {
         None => (vec![plan::single(cli.command, flavor)], Some(0)),
         Some(path) => match plan::from_config(path, flavor) {
@@ -173,6 +181,20 @@ pub fn main(flavor: Flavor) -> i32 {
         Err(e) => {
             log::say(format!("cannot create a signalfd: {}", e.desc()));
             setup_code
+        }
+    }
+}
+
+/// Mutant `exec`: no init at all, the command replaces this process with
+/// the clean state a child would get.
+fn exec_into(command: Vec<OsString>, flavor: Flavor) -> i32 {
+    let unit = plan::single(command, flavor);
+    match crate::fork_exec::Prepared::new(&unit.launch) {
+        // SAFETY: nothing else runs yet: single-threaded, as after fork.
+        Ok(prepared) => unsafe { prepared.exec_here() },
+        Err(e) => {
+            log::say(&e);
+            e.exit_code()
         }
     }
 }

@@ -54,6 +54,10 @@ pub struct Launch {
     pub credentials: Option<Credentials>,
     /// Leave the signal mask as inherited (the issue-38 build).
     pub keep_mask: bool,
+    /// Signals the child starts with blocked, and ignored, on top of the
+    /// clean state: defects for the mutant build only (see `defects`).
+    pub defect_blocked: u64,
+    pub defect_ignored: u64,
     /// Pass on every descriptor the init inherited (single mode, as tini and
     /// catatonit do); otherwise only 0, 1 and 2 survive. The init's own
     /// descriptors are close-on-exec and never reach a child either way.
@@ -130,6 +134,8 @@ pub struct Prepared {
     workdir: Option<CString>,
     credentials: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)>,
     keep_mask: bool,
+    defect_blocked: u64,
+    defect_ignored: u64,
     keep_fds: bool,
     take_terminal: bool,
     fd_ceiling: libc::c_int,
@@ -241,6 +247,8 @@ impl Prepared {
                 .as_ref()
                 .map(|c| (c.uid, c.gid, c.groups.clone())),
             keep_mask: launch.keep_mask,
+            defect_blocked: launch.defect_blocked,
+            defect_ignored: launch.defect_ignored,
             keep_fds: launch.keep_fds,
             take_terminal: launch.stdio[0].is_none() && owns_terminal_foreground(),
             fd_ceiling: fd_ceiling(),
@@ -260,7 +268,7 @@ impl Prepared {
             Err(e) => Err(StartError::Init(format!("cannot fork: {}", e.desc()))),
             Ok(ForkResult::Child) => {
                 // SAFETY: see above; this never returns.
-                unsafe { self.exec_child(write_end.as_raw_fd()) }
+                unsafe { self.exec_child(write_end.as_raw_fd(), true) }
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(write_end);
@@ -286,6 +294,19 @@ impl Prepared {
                 })
             }
         }
+    }
+
+    /// Execs in this very process, with everything a child would get: for
+    /// an init that execs into its command (the mutant `exec`). Returns only
+    /// when exec failed, having exited 126 or 127.
+    ///
+    /// # Safety
+    /// Only in a single-threaded process, as after fork.
+    pub unsafe fn exec_here(&self) -> ! {
+        // SAFETY: forwarded; -1 is no report pipe, so failures only exit. The
+        // process keeps its group: it may lead a session (a container's
+        // PID 1 does), where setpgid is refused.
+        unsafe { self.exec_child(-1, false) }
     }
 
     /// fork(), or for a new PID namespace a raw clone() with fork's
@@ -315,7 +336,7 @@ impl Prepared {
     ///
     /// # Safety
     /// Call only in a freshly forked child.
-    unsafe fn exec_child(&self, report: RawFd) -> ! {
+    unsafe fn exec_child(&self, report: RawFd, own_group: bool) -> ! {
         let fail = |step: u32| -> ! {
             let errno = Errno::last_raw();
             let mut msg = [0u8; 8];
@@ -336,10 +357,10 @@ impl Prepared {
             if self.new_pid_namespace && !mount_own_proc() {
                 fail(STEP_NAMESPACE);
             }
-            if libc::setpgid(0, 0) != 0 {
+            if own_group && libc::setpgid(0, 0) != 0 {
                 fail(0);
             }
-            if self.take_terminal {
+            if own_group && self.take_terminal {
                 // SIGTTOU is still blocked here (inherited from the init), so
                 // taking the foreground from a background group cannot stop us.
                 libc::tcsetpgrp(0, libc::getpid());
@@ -394,6 +415,9 @@ impl Prepared {
             if !self.keep_mask {
                 let empty = SigSet::empty();
                 let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&empty), None);
+            }
+            if self.defect_blocked | self.defect_ignored != 0 {
+                plant_defects(self.defect_blocked, self.defect_ignored);
             }
             libc::execve(
                 self.path.as_ptr(),
@@ -494,8 +518,18 @@ fn close_from(first: RawFd, keep: RawFd, ceiling: libc::c_int) -> Result<(), ()>
 /// posix_spawned parent leaves them so).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn reset_dispositions() {
+    for sig in 1..=MAX_SIGNAL {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            set_disposition(sig, libc::SIG_DFL);
+        }
+    }
+}
+
+/// The raw `rt_sigaction`, which reaches signals 32 and 33 too.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn set_disposition(sig: i32, handler: libc::sighandler_t) {
     // The kernel's `struct sigaction` on these architectures (with
-    // SA_RESTORER); a default handler needs no restorer.
+    // SA_RESTORER); SIG_DFL and SIG_IGN need no restorer.
     #[repr(C)]
     struct KernelSigaction {
         handler: usize,
@@ -503,28 +537,47 @@ fn reset_dispositions() {
         restorer: usize,
         mask: u64,
     }
-    let default = KernelSigaction {
-        handler: libc::SIG_DFL,
+    let action = KernelSigaction {
+        handler,
         flags: 0,
         restorer: 0,
         mask: 0,
     };
-    for sig in 1..=MAX_SIGNAL {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: installs the default disposition; size is the kernel sigset's.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                &default as *const KernelSigaction,
-                std::ptr::null_mut::<KernelSigaction>(),
-                std::mem::size_of::<u64>(),
-            );
-        }
+    // SAFETY: installs SIG_DFL or SIG_IGN; size is the kernel sigset's.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &action as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            std::mem::size_of::<u64>(),
+        );
     }
 }
+
+/// The mutant build's defects: signals left blocked or ignored in the
+/// child, written as raw masks so that 32 and 33 can be among them.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn plant_defects(blocked: u64, ignored: u64) {
+    for sig in 1..=MAX_SIGNAL {
+        if ignored & (1u64 << (sig - 1)) != 0 {
+            set_disposition(sig, libc::SIG_IGN);
+        }
+    }
+    // SAFETY: blocks the given kernel sigset; no memory is written.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            &blocked as *const u64,
+            std::ptr::null_mut::<u64>(),
+            std::mem::size_of::<u64>(),
+        );
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn plant_defects(_blocked: u64, _ignored: u64) {}
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn reset_dispositions() {

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod defects;
 pub mod exit;
 pub mod fork_exec;
 pub mod log;

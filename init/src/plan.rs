@@ -29,16 +29,47 @@ const FORWARDED: [&str; 8] = [
 /// Single mode: the command with the init's whole environment and every
 /// descriptor the init inherited, as tini and catatonit hand them on.
 pub fn single(command: Vec<OsString>, flavor: Flavor) -> Unit {
-    let launch = Launch {
+    let defects = flavor.defects();
+    let mut launch = Launch {
         program: command[0].clone(),
         argv: command,
         env: std::env::vars_os().collect(),
         keep_mask: !flavor.resets_child_mask(),
+        defect_blocked: defects.child_blocked,
+        defect_ignored: defects.child_ignored,
         keep_fds: true,
         rewrite_listen_pid: true,
         ..Launch::default()
     };
-    Unit::new("main".into(), launch, Default::default(), Vec::new())
+    // The mutant build's output defects: the child's stdout and stderr go
+    // to /dev/null, or through a pipe the init relays with a prefix.
+    let mut output = None;
+    if defects.silent {
+        if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+            let fd: std::os::fd::OwnedFd = null.into();
+            launch.stdio = [None, Some(raw(&fd)), Some(raw(&fd))];
+            output = Some((None, fd));
+        }
+    } else if defects.prefix_output {
+        if let Ok((read, write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+            let _ = nix::fcntl::fcntl(
+                &read,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            );
+            launch.stdio = [None, Some(raw(&write)), Some(raw(&write))];
+            output = Some((Some(read), write));
+        }
+    }
+    let mut unit = Unit::new("main".into(), launch, Default::default(), Vec::new());
+    if let Some((relay, keep)) = output {
+        unit.relay = relay;
+        unit.stdio_keep = Some(keep);
+    }
+    unit
+}
+
+fn raw(fd: &std::os::fd::OwnedFd) -> std::os::fd::RawFd {
+    std::os::fd::AsRawFd::as_raw_fd(fd)
 }
 
 /// Config mode: one unit per program, in the file's order.

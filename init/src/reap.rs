@@ -44,6 +44,30 @@ pub struct Sweep {
     pub no_children: bool,
 }
 
+/// Reaps only `pids`, never an adopted orphan: the mutant `no-reap`, as an
+/// init that waits for its own child alone. "No children" here means none
+/// of `pids` is left.
+pub fn collect(pids: &[Pid]) -> Sweep {
+    let mut ended = Vec::new();
+    for &pid in pids {
+        let mut status = 0;
+        // SAFETY: waitpid writes only to `status`.
+        if unsafe { libc::waitpid(pid.as_raw(), &mut status, libc::WNOHANG) } == pid.as_raw() {
+            ended.push((pid, ending_of(status)));
+        }
+    }
+    let no_children = ended.len() == pids.len();
+    Sweep { ended, no_children }
+}
+
+fn ending_of(status: i32) -> Ending {
+    if libc::WIFSIGNALED(status) {
+        Ending::Signaled(libc::WTERMSIG(status))
+    } else {
+        Ending::Exited(libc::WEXITSTATUS(status))
+    }
+}
+
 /// Reaps every child that has ended, adopted orphans included. Called on every
 /// wake-up because SIGCHLDs coalesce: one signal may stand for many exits.
 pub fn sweep() -> Sweep {
@@ -53,12 +77,7 @@ pub fn sweep() -> Sweep {
         // SAFETY: waitpid writes only to `status`.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
         if pid > 0 {
-            let ending = if libc::WIFSIGNALED(status) {
-                Ending::Signaled(libc::WTERMSIG(status))
-            } else {
-                Ending::Exited(libc::WEXITSTATUS(status))
-            };
-            ended.push((Pid::from_raw(pid), ending));
+            ended.push((Pid::from_raw(pid), ending_of(status)));
             continue;
         }
         if pid < 0 && Errno::last() == Errno::EINTR {

@@ -5,6 +5,8 @@
 
 use nix::sys::signal::{SigSet, Signal};
 
+use crate::defects::Defects;
+
 /// Highest signal number on Linux (`SIGRTMAX` as the kernel sees it).
 pub const MAX_SIGNAL: i32 = 64;
 
@@ -17,6 +19,8 @@ pub enum Flavor {
     /// Reproduces cinit <= 1.3.3: block only INT, QUIT, TERM and CHLD for the
     /// signalfd and leave that mask in place across fork and exec.
     Issue38,
+    /// `Clean` with known defects switched on, for the harness's own test.
+    Mutant(Defects),
 }
 
 impl Flavor {
@@ -28,9 +32,14 @@ impl Flavor {
             // SIGPIPE is left out: it is ignored instead (see `ignore_own`),
             // because the one the init would read is raised by its own write
             // to a dead stderr and must never be forwarded to the children.
-            Flavor::Clean => {
+            Flavor::Clean | Flavor::Mutant(_) => {
                 let mut set = SigSet::all();
                 set.remove(Signal::SIGPIPE);
+                for sig in (1..=31).filter(|s| self.defects().unhandled & (1 << (s - 1)) != 0) {
+                    if let Ok(sig) = Signal::try_from(sig) {
+                        set.remove(sig);
+                    }
+                }
                 set
             }
             Flavor::Issue38 => {
@@ -59,13 +68,22 @@ impl Flavor {
     /// Whether a child's signal mask is emptied between fork and exec. This is
     /// the one place where the issue-38 build differs in what children inherit.
     pub fn resets_child_mask(self) -> bool {
-        self == Flavor::Clean
+        self != Flavor::Issue38
     }
 
     pub fn program_name(self) -> &'static str {
         match self {
             Flavor::Clean => "initlab-init",
             Flavor::Issue38 => "initlab-init-issue38",
+            Flavor::Mutant(_) => "initlab-init-mutant",
+        }
+    }
+
+    /// The defects switched on: none but in a mutant.
+    pub fn defects(self) -> Defects {
+        match self {
+            Flavor::Mutant(d) => d,
+            _ => Defects::default(),
         }
     }
 }

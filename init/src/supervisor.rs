@@ -42,6 +42,10 @@ pub struct Unit {
     /// Indices of units that must be done (oneshot) or ready (notify) first.
     pub after: Vec<usize>,
     pub notify: Option<NotifySocket>,
+    /// Mutant `prefix-output`: the read end of the child's output pipe.
+    pub relay: Option<std::os::fd::OwnedFd>,
+    /// A descriptor the launch's stdio points at, kept open until spawn.
+    pub stdio_keep: Option<std::os::fd::OwnedFd>,
     state: State,
     ready: bool,
     term_sent: bool,
@@ -68,6 +72,8 @@ impl Unit {
             kind,
             after,
             notify: None,
+            relay: None,
+            stdio_keep: None,
             state: State::Waiting,
             ready: false,
             term_sent: false,
@@ -155,7 +161,13 @@ impl Supervisor {
             // Notifications before the sweep: a forking program's MAINPID=
             // must be known before its original parent is reaped.
             self.read_notifications();
-            let sweep = reap::sweep();
+            self.relay_output();
+            let sweep = if self.options.flavor.defects().no_reap {
+                let own: Vec<Pid> = self.units.iter().filter_map(Unit::pid).collect();
+                reap::collect(&own)
+            } else {
+                reap::sweep()
+            };
             for (pid, ending) in sweep.ended {
                 self.record(pid, ending);
             }
@@ -212,6 +224,7 @@ impl Supervisor {
     fn start(&mut self, i: usize) {
         let unit = &mut self.units[i];
         let result = Prepared::new(&unit.launch).and_then(|p| p.spawn());
+        unit.stdio_keep = None;
         match result {
             Ok(pid) => {
                 log::info(format!("{}: started as pid {pid}", unit.name));
@@ -408,9 +421,36 @@ impl Supervisor {
             .filter_map(|u| u.notify.as_ref().map(|n| n.fd()))
             .collect();
         fds.extend(notify.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
+        let relays: Vec<BorrowedFd<'_>> = self
+            .units
+            .iter()
+            .filter_map(|u| u.relay.as_ref().map(|r| r.as_fd()))
+            .collect();
+        fds.extend(relays.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
         let ms =
             PollTimeout::try_from(timeout.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
         let _ = nix::poll::poll(&mut fds, ms);
+    }
+
+    /// Mutant `prefix-output`: what the child wrote, each line prefixed, to
+    /// the init's own stdout, as inits with logging do.
+    fn relay_output(&mut self) {
+        for unit in &self.units {
+            let Some(relay) = &unit.relay else { continue };
+            let mut buf = [0u8; 16384];
+            while let Ok(n) = nix::unistd::read(relay, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut out = Vec::with_capacity(n + 64);
+                for line in buf[..n].split_inclusive(|&b| b == b'\n') {
+                    out.extend_from_slice(b"2026-01-01 INFO [main] ");
+                    out.extend_from_slice(line);
+                }
+                // SAFETY: writing from a live buffer; errors are ignored.
+                unsafe { libc::write(1, out.as_ptr().cast(), out.len()) };
+            }
+        }
     }
 
     fn read_signals(&mut self) {
@@ -433,6 +473,15 @@ impl Supervisor {
                     continue; // advance_stop sends SIGTERM in order
                 }
             }
+            let defects = self.options.flavor.defects();
+            if defects.not_forwarded & (1u64 << (sig - 1)) != 0 {
+                continue;
+            }
+            let sig = if sig == libc::SIGTERM && defects.term_as_int {
+                libc::SIGINT
+            } else {
+                sig
+            };
             let value = (info.ssi_code == libc::SI_QUEUE).then_some(info.ssi_ptr);
             for unit in &self.units {
                 if let Some(pid) = unit.pid() {

@@ -1,0 +1,322 @@
+//! Inits the harness was not built around, as stand-ins: one that prefixes
+//! every line of its children's output, one that throws it away, and one
+//! that prefixes and hands SIGPIPE on ignored. Their verdicts must be those
+//! of `sh -c` (the same shape of init: a shell with the workload as its
+//! child), cell for cell, except the real leak, which must be named.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+/// `(variant, scenario, environment)` → the failed checks.
+type Verdicts = BTreeMap<(String, String, String), BTreeSet<String>>;
+
+/// A stand-in init: a shell script in `dir`, as `--init NAME=PATH`.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!("{name}={}", path.display())
+}
+
+/// `initlab run` with these `--init`s over the given selection, as JSON.
+fn run(
+    inits: &[String],
+    variants: &str,
+    scenarios: &str,
+    envs: &str,
+) -> (Verdicts, serde_json::Value) {
+    let mut cmd = Command::cargo_bin("initlab").unwrap();
+    cmd.env("INITLAB_INIT_DIR", common::init_dir())
+        .args(["run", "--format", "json", "--env", envs])
+        .args(["--scenario", scenarios, "--variant", variants]);
+    for init in inits {
+        cmd.arg("--init").arg(init);
+    }
+    let out = cmd.timeout(Duration::from_secs(300)).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let mut verdicts = Verdicts::new();
+    for cell in report["cells"].as_array().unwrap() {
+        let failed = cell["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["verdict"] == "fail")
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        let key = |k: &str| cell[k].as_str().unwrap().to_string();
+        verdicts.insert(
+            (key("variant"), key("scenario"), key("environment")),
+            failed,
+        );
+    }
+    (verdicts, report)
+}
+
+/// Every cell of `variant` has the verdicts of the same cell of `like`.
+fn assert_same(verdicts: &Verdicts, variant: &str, like: &str) {
+    let mut compared = 0;
+    for ((v, scenario, env), failed) in verdicts {
+        if v == variant {
+            let theirs = &verdicts[&(like.to_string(), scenario.clone(), env.clone())];
+            assert_eq!(
+                failed, theirs,
+                "{variant} × {scenario} × {env} differs from {like}: {verdicts:?}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 0, "no cell of {variant}: {verdicts:?}");
+}
+
+#[test]
+fn output_handling_never_changes_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let inits = [
+        script(
+            dir.path(),
+            "prefixing",
+            r#""$@" 2>&1 | sed -u "s/^/2026-01-01 INFO [app] /""#,
+        ),
+        script(dir.path(), "silent", r#""$@" >/dev/null 2>&1"#),
+        script(
+            dir.path(),
+            "leaky",
+            r#"trap '' PIPE; "$@" 2>&1 | sed -u "s/^/[app] /""#,
+        ),
+    ];
+    let (verdicts, report) = run(
+        &inits,
+        "sh,prefixing,silent,leaky",
+        "probe,gevent-subprocess,gunicorn-gevent",
+        "direct,pid1",
+    );
+    assert_eq!(verdicts.len(), 4 * 3 * 2, "{verdicts:?}");
+    assert_same(&verdicts, "prefixing", "sh");
+    assert_same(&verdicts, "silent", "sh");
+    // The leak is real, and the probe (a C program) shows it by name:
+    // Python ignores SIGPIPE by itself, so its baseline does too.
+    for cell in report["cells"].as_array().unwrap() {
+        if cell["variant"] != "leaky" || cell["scenario"] != "probe" {
+            continue;
+        }
+        let failed: Vec<&serde_json::Value> = cell["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["verdict"] == "fail")
+            .collect();
+        assert_eq!(failed.len(), 1, "{cell}");
+        assert_eq!(failed[0]["name"], "ignored", "{cell}");
+        assert!(
+            failed[0]["evidence"].as_str().unwrap().contains("SIGPIPE"),
+            "the leak is named: {cell}"
+        );
+    }
+}
+
+/// A wrapper that execs into its command (`env`, as gosu, su-exec and
+/// setpriv do) leaves the workload as the first process: judged exactly like
+/// no init at all, roles included.
+#[test]
+fn an_exec_wrapper_is_judged_like_none() {
+    let (verdicts, report) = run(
+        &["ex=env".to_string()],
+        "none,ex",
+        "gunicorn-gevent,gunicorn-control",
+        "direct,pid1",
+    );
+    assert_same(&verdicts, "ex", "none");
+    for cell in report["cells"].as_array().unwrap() {
+        let roles: Vec<&str> = cell["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["role"].as_str().unwrap())
+            .collect();
+        assert!(!roles.contains(&"init"), "no init under `env`: {cell}");
+        assert_eq!(
+            roles.iter().filter(|r| **r == "master").count(),
+            1,
+            "{cell}"
+        );
+    }
+}
+
+/// A user's init in the docker environment: the host file is bind-mounted
+/// into the container at the same path, and the verdicts are those of `sh`.
+#[test]
+fn a_users_init_runs_in_docker_too() {
+    if !common::docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let inits = [
+        script(
+            dir.path(),
+            "prefixing",
+            r#""$@" 2>&1 | sed -u "s/^/2026-01-01 INFO [app] /""#,
+        ),
+        script(dir.path(), "silent", r#""$@" >/dev/null 2>&1"#),
+    ];
+    let (verdicts, _) = run(
+        &inits,
+        "sh,prefixing,silent",
+        "probe,gunicorn-gevent",
+        "docker",
+    );
+    assert_eq!(verdicts.len(), 3 * 2, "{verdicts:?}");
+    assert!(
+        verdicts.values().all(BTreeSet::is_empty),
+        "all pass, none skipped: {verdicts:?}"
+    );
+    assert_same(&verdicts, "prefixing", "sh");
+    assert_same(&verdicts, "silent", "sh");
+}
+
+/// An init that cannot run inside the image stops the run before any cell,
+/// with one line holding the engine's own words, status 3.
+#[test]
+fn an_init_that_cannot_run_in_the_image_is_named_with_the_real_cause() {
+    if !common::docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken");
+    std::fs::write(&broken, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = Command::cargo_bin("initlab")
+        .unwrap()
+        .env("INITLAB_INIT_DIR", common::init_dir())
+        .args([
+            "run",
+            "--env",
+            "docker",
+            "--scenario",
+            "probe",
+            "--variant",
+            "broken",
+        ])
+        .arg("--init")
+        .arg(format!("broken={} --", broken.display()))
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("variant `broken`"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("cannot run inside"), "{line}");
+    assert!(
+        line.contains("no such file or directory"),
+        "the engine's words: {line}"
+    );
+}
+
+/// Paths as people type them: relative to where they ran the command. A
+/// relative --init-dir and a relative --init program give the same verdicts
+/// as absolute ones, and nothing is skipped.
+#[test]
+fn relative_paths_mean_what_they_mean_in_a_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    script(dir.path(), "wrap", r#"exec "$@""#);
+    let init_dir = common::init_dir();
+    let out = Command::cargo_bin("initlab")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--format",
+            "json",
+            "--env",
+            "direct,pid1",
+            "--scenario",
+            "probe",
+        ])
+        .args([
+            "--variant",
+            "initlab-init,initlab-init-issue38,wrap",
+            "--init",
+            "wrap=./wrap",
+        ])
+        .arg("--init-dir")
+        .arg(pathdiff(&init_dir, dir.path()))
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    for cell in report["cells"].as_array().unwrap() {
+        assert_ne!(cell["verdict"], "skip", "{cell}");
+        assert_eq!(cell["matches_expectation"], true, "{cell}");
+    }
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// `to` written relative to `from`, with `..` as needed.
+fn pathdiff(to: &std::path::Path, from: &std::path::Path) -> std::path::PathBuf {
+    let to: Vec<_> = to.components().collect();
+    let from: Vec<_> = from.components().collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut rel = std::path::PathBuf::new();
+    for _ in common..from.len() {
+        rel.push("..");
+    }
+    for c in &to[common..] {
+        rel.push(c.as_os_str());
+    }
+    rel
+}
+
+/// A cell asked for by name that is skipped fails the run, with status 4
+/// and the reason; `--allow-skip` accepts it.
+#[test]
+fn a_skip_asked_for_is_never_green() {
+    let run_it = |extra: &[&str]| {
+        Command::cargo_bin("initlab")
+            .unwrap()
+            .env("INITLAB_INIT_DIR", common::init_dir())
+            .env_remove("CI")
+            .args([
+                "run",
+                "--format",
+                "json",
+                "--env",
+                "direct",
+                "--scenario",
+                "probe",
+            ])
+            .args([
+                "--variant",
+                "absent",
+                "--init",
+                "absent=/nonexistent/init --",
+            ])
+            .args(extra)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+    let out = run_it(&[]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{report}");
+    assert_eq!(report["matched"], false);
+    let cell = &report["cells"][0];
+    assert_eq!(cell["verdict"], "skip");
+    assert!(
+        cell["reason"].as_str().unwrap().contains("--allow-skip"),
+        "{cell}"
+    );
+    let out = run_it(&["--allow-skip"]);
+    assert_eq!(out.status.code(), Some(0));
+}
