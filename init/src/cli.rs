@@ -156,11 +156,13 @@ pub fn main_with(flavor: Flavor, args: impl IntoIterator<Item = OsString>) -> i3
         log::say(format!("cannot set up signal handling: {}", e.desc()));
         return setup_code;
     }
-    become_subreaper();
-
+    // An init that execs into its command must not leave the subreaper
+    // flag behind: it survives exec, and orphans would go to the workload.
     if flavor.defects().exec && single {
         return exec_into(cli.command, flavor);
     }
+    become_subreaper();
+
     let (units, main) = match &cli.config {
         None => (vec![plan::single(cli.command, flavor)], Some(0)),
         Some(path) => match plan::from_config(path, flavor) {
