@@ -11,8 +11,6 @@ mod common;
 
 use std::time::Duration;
 
-use assert_cmd::Command;
-
 #[test]
 fn every_mutant_is_caught_by_the_checks_its_defect_breaks() {
     let envs = if common::docker_available() {
@@ -20,33 +18,15 @@ fn every_mutant_is_caught_by_the_checks_its_defect_breaks() {
     } else {
         "direct,pid1"
     };
-    let out = Command::cargo_bin("initlab")
-        .unwrap()
-        .env("INITLAB_INIT_DIR", common::init_dir())
-        .args(["selftest", "--format", "json", "--env", envs])
+    let mut cmd = common::initlab();
+    cmd.args(["selftest", "--format", "json", "--env", envs])
         .args(["--scenario", "probe,orphans,gunicorn-control"])
-        .timeout(Duration::from_secs(1200))
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON report ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+        .timeout(Duration::from_secs(1200));
+    let (report, status) = common::json_report(cmd);
     let cells = report["cells"].as_array().unwrap();
     let flags = initlab_init::defects::FLAGS.len();
     assert_eq!(cells.len(), flags * 3 * envs.split(',').count());
-    let wrong: Vec<String> = cells
-        .iter()
-        .filter(|c| c["matches_expectation"] != true || c["verdict"] == "skip")
-        .map(|c| {
-            format!(
-                "{} × {} × {}: {}",
-                c["variant"], c["scenario"], c["environment"], c["reason"]
-            )
-        })
-        .collect();
+    let wrong = common::deviating(&report);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // Every defect that breaks a check is caught somewhere.
     for (flag, _) in initlab_init::defects::FLAGS {
@@ -58,5 +38,5 @@ fn every_mutant_is_caught_by_the_checks_its_defect_breaks() {
         let output_only = ["prefix-output", "silent"].contains(&flag);
         assert_eq!(caught, !output_only, "{name}");
     }
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(status, Some(0));
 }

@@ -29,20 +29,18 @@ fn run(
     scenarios: &str,
     envs: &str,
 ) -> (Verdicts, serde_json::Value) {
-    let mut cmd = Command::cargo_bin("initlab").unwrap();
-    cmd.env("INITLAB_INIT_DIR", common::init_dir())
-        .args(["run", "--format", "json", "--env", envs])
-        .args(["--scenario", scenarios, "--variant", variants]);
+    let mut cmd = common::initlab();
+    cmd.args(["run", "--format", "json", "--env", envs]).args([
+        "--scenario",
+        scenarios,
+        "--variant",
+        variants,
+    ]);
     for init in inits {
         cmd.arg("--init").arg(init);
     }
-    let out = cmd.timeout(Duration::from_secs(300)).output().unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON report ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    cmd.timeout(Duration::from_secs(300));
+    let (report, _) = common::json_report(cmd);
     let mut verdicts = Verdicts::new();
     for cell in report["cells"].as_array().unwrap() {
         let failed = cell["checks"]
@@ -59,6 +57,19 @@ fn run(
         );
     }
     (verdicts, report)
+}
+
+/// The stand-ins that only handle output: one prefixing every line, one
+/// throwing it all away.
+fn output_inits(dir: &std::path::Path) -> [String; 2] {
+    [
+        script(
+            dir,
+            "prefixing",
+            r#""$@" 2>&1 | sed -u "s/^/2026-01-01 INFO [app] /""#,
+        ),
+        script(dir, "silent", r#""$@" >/dev/null 2>&1"#),
+    ]
 }
 
 /// Every cell of `variant` has the verdicts of the same cell of `like`.
@@ -80,19 +91,13 @@ fn assert_same(verdicts: &Verdicts, variant: &str, like: &str) {
 #[test]
 fn output_handling_never_changes_a_verdict() {
     let dir = tempfile::tempdir().unwrap();
-    let inits = [
-        script(
-            dir.path(),
-            "prefixing",
-            r#""$@" 2>&1 | sed -u "s/^/2026-01-01 INFO [app] /""#,
-        ),
-        script(dir.path(), "silent", r#""$@" >/dev/null 2>&1"#),
-        script(
-            dir.path(),
-            "leaky",
-            r#"trap '' PIPE; "$@" 2>&1 | sed -u "s/^/[app] /""#,
-        ),
-    ];
+    let [prefixing, silent] = output_inits(dir.path());
+    let leaky = script(
+        dir.path(),
+        "leaky",
+        r#"trap '' PIPE; "$@" 2>&1 | sed -u "s/^/[app] /""#,
+    );
+    let inits = [prefixing, silent, leaky];
     let (verdicts, report) = run(
         &inits,
         "sh,prefixing,silent,leaky",
@@ -159,14 +164,7 @@ fn a_users_init_runs_in_docker_too() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let inits = [
-        script(
-            dir.path(),
-            "prefixing",
-            r#""$@" 2>&1 | sed -u "s/^/2026-01-01 INFO [app] /""#,
-        ),
-        script(dir.path(), "silent", r#""$@" >/dev/null 2>&1"#),
-    ];
+    let inits = output_inits(dir.path());
     let (verdicts, _) = run(
         &inits,
         "sh,prefixing,silent",
@@ -193,9 +191,7 @@ fn an_init_that_cannot_run_in_the_image_is_named_with_the_real_cause() {
     let broken = dir.path().join("broken");
     std::fs::write(&broken, "#!/nonexistent/interpreter\n").unwrap();
     std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let out = Command::cargo_bin("initlab")
-        .unwrap()
-        .env("INITLAB_INIT_DIR", common::init_dir())
+    let out = common::initlab()
         .args([
             "run",
             "--env",
@@ -283,9 +279,7 @@ fn pathdiff(to: &std::path::Path, from: &std::path::Path) -> std::path::PathBuf 
 #[test]
 fn a_skip_asked_for_is_never_green() {
     let run_it = |extra: &[&str]| {
-        Command::cargo_bin("initlab")
-            .unwrap()
-            .env("INITLAB_INIT_DIR", common::init_dir())
+        common::initlab()
             .env_remove("CI")
             .args([
                 "run",

@@ -117,3 +117,39 @@ pub fn run_cell(variant_name: &str, scenario_name: &str, env: EnvKind) -> CellRe
 pub fn dump(r: &CellResult) -> String {
     serde_json::to_string_pretty(r).unwrap()
 }
+
+/// The `initlab` binary with this build's init binaries.
+pub fn initlab() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("initlab").unwrap();
+    cmd.env("INITLAB_INIT_DIR", init_dir());
+    cmd
+}
+
+/// Runs `cmd` (an `initlab … --format json`) and returns its report and
+/// exit status; a missing report fails the test with what was printed.
+pub fn json_report(mut cmd: assert_cmd::Command) -> (serde_json::Value, Option<i32>) {
+    let out = cmd.output().unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (report, out.status.code())
+}
+
+/// Every cell that did not match its expectation, one line each.
+pub fn deviating(report: &serde_json::Value) -> Vec<String> {
+    report["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["matches_expectation"] != true || c["verdict"] == "skip")
+        .map(|c| {
+            format!(
+                "{} × {} × {}: {}",
+                c["variant"], c["scenario"], c["environment"], c["reason"]
+            )
+        })
+        .collect()
+}
