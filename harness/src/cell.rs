@@ -323,14 +323,15 @@ fn prepare_and_run(
     let stem = format!("{}--{}--{}", variant.name, scenario.name, env.name());
     let kept = ctx.workdir.join(format!("{stem}.log"));
     let _ = std::fs::copy(&log_path, &kept);
-    for name in [self_report::GUNICORN_LOG, self_report::REPORTS] {
+    let mut tail_from = kept;
+    for name in [self_report::REPORTS, self_report::GUNICORN_LOG] {
         let from = dir.path().join(name);
         let to = ctx.workdir.join(format!("{stem}.{name}"));
         if std::fs::copy(&from, &to).is_ok() && name == self_report::GUNICORN_LOG {
-            return Ok((outcome, to));
+            tail_from = to;
         }
     }
-    Ok((outcome, kept))
+    Ok((outcome, tail_from))
 }
 
 fn docker_ready(ctx: &RunCtx) -> Result<&DockerReady, Skip> {
