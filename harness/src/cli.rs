@@ -244,6 +244,11 @@ pub fn main() -> i32 {
             }
         };
     }
+    // Inspecting only reads /proc, and a process that inspects its own tree
+    // must show what it inherited, not a mask of its own making.
+    if let Command::Inspect { pid, json } = &cli.command {
+        return finish(inspect::main(*pid, *json));
+    }
     interrupt::install(cleanup);
     reaper::start();
     let result = match cli.command {
@@ -251,16 +256,21 @@ pub fn main() -> i32 {
         Command::Selftest(args) => selftest(args),
         Command::Reproduce { bug, common, env } => reproduce_cmd(&bug, &common, &env),
         Command::List { common } => list(&common),
-        Command::Inspect { pid, json } => inspect::main(pid, json),
         Command::Images { rebuild, init_dir } => images(rebuild, init_dir.as_deref()),
         Command::Bench {
             quick,
             output,
             common,
         } => bench_cmd(quick, output.as_deref(), &common),
-        Command::BenchHelper { .. } => unreachable!("dispatched above"),
+        Command::BenchHelper { .. } | Command::Inspect { .. } => {
+            unreachable!("dispatched above")
+        }
     };
     cleanup();
+    finish(result)
+}
+
+fn finish(result: Result<i32, Failure>) -> i32 {
     match result {
         Ok(code) => code,
         Err(Failure(code, msg)) => {

@@ -282,7 +282,9 @@ pub fn ensure_images(workspace: &Path, rebuild: bool) -> Result<Images, String> 
     })
 }
 
-/// The init binaries are bind-mounted: they must run on the image's libc.
+/// The init binaries are bind-mounted: they must run inside the image. The
+/// workspace builds them static, so only one built elsewhere (a `--init-dir`
+/// of dynamic binaries) can fail here.
 pub fn check_binaries(image: &str, init_dir: &Path) -> Result<(), String> {
     let mount = format!("{}:{INIT_MOUNT}:ro", init_dir.display());
     let out = helper::output(
@@ -305,9 +307,8 @@ pub fn check_binaries(image: &str, init_dir: &Path) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "initlab-init from {} does not run inside {image}: {}; the binaries need a glibc no newer \
-         than the image's (Debian bookworm: 2.36) — build them on such a system or statically \
-         (cargo build --target x86_64-unknown-linux-musl)",
+        "initlab-init from {} does not run inside {image}: {}; give --init-dir a static build \
+         (this workspace's `cargo build --release -p initlab-init` makes one)",
         init_dir.display(),
         String::from_utf8_lossy(&out.stdout).trim()
     ))

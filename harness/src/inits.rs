@@ -69,7 +69,16 @@ pub fn locate(dir: Option<&Path>) -> Result<Inits, String> {
 
 fn build(root: &Path) -> Result<Inits, String> {
     let release = !cfg!(debug_assertions);
-    let mut args = vec!["build", "--quiet", "--bins", "-p", "initlab-init"];
+    let triple = env!("INITLAB_BUILD_TARGET");
+    let mut args = vec![
+        "build",
+        "--quiet",
+        "--bins",
+        "-p",
+        "initlab-init",
+        "--target",
+        triple,
+    ];
     if release {
         args.push("--release");
     }
@@ -86,6 +95,8 @@ fn build(root: &Path) -> Result<Inits, String> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let dir = target.join(if release { "release" } else { "debug" });
+    let dir = target
+        .join(triple)
+        .join(if release { "release" } else { "debug" });
     Inits::in_dir(&dir).ok_or_else(|| format!("cargo built nothing in {}", dir.display()))
 }

@@ -15,6 +15,7 @@ pub mod checks;
 pub mod cli;
 pub mod docker;
 pub mod drivers;
+pub mod elf;
 pub mod environment;
 pub mod expect;
 pub mod helper;

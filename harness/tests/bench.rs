@@ -33,7 +33,7 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
             l.starts_with("| ") && !l.starts_with("| init |") && !l.starts_with("| harness |")
         })
         .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
-        .filter(|c: &Vec<String>| c.len() > 13)
+        .filter(|c: &Vec<String>| c.len() == 11)
         .collect();
     for init in ["none", "initlab-init", "tini", "dumb-init", "catatonit"] {
         for env in ["direct", "pid1"] {
@@ -45,14 +45,31 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
                 row[3].ends_with(')') && row[3].contains("ms"),
                 "spawn measured: {row:?}"
             );
-            assert!(row[6].contains("µs"), "latency measured: {row:?}");
+            assert!(row[5].contains("µs"), "latency measured: {row:?}");
             if env == "pid1" && init != "none" {
-                assert_eq!(row[10], "0", "zombies left under {init}: {row:?}");
+                assert_eq!(row[7], "0", "zombies left under {init}: {row:?}");
                 assert!(
-                    row[8].parse::<f64>().is_ok_and(|r| r > 0.0),
+                    row[6].parse::<f64>().is_ok_and(|r| r > 0.0),
                     "reaping rate: {row:?}"
                 );
             }
+            if init == "initlab-init" {
+                assert!(row[9].ends_with("kB, static"), "a static init: {row:?}");
+            }
+        }
+    }
+    // Each figure of ours against the best peer of the same run, with a
+    // verdict: measured, never assumed.
+    for env in ["direct", "pid1"] {
+        for figure in ["spawn", "SIGTERM", "VmRSS", "static binary"] {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&format!("| {env} | {figure}")))
+                .unwrap_or_else(|| panic!("no {figure} against the best peer in {env}:\n{text}"));
+            assert!(
+                line.ends_with("| meets |") || line.contains("| misses by "),
+                "{line}"
+            );
         }
     }
     assert!(text.contains("cell ÷ bare"), "{text}");

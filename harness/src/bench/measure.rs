@@ -1,0 +1,242 @@
+//! One figure of one init: the processes under measurement are started with
+//! fork + exec and waited for with waitpid directly; the reaper thread only
+//! takes registered roots and zombies older than a second, so it never races
+//! these waits.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use initlab_init::fork_exec::{Launch, Prepared};
+
+use crate::reaper;
+
+/// An init as the benchmark runs it.
+pub struct Init {
+    pub name: &'static str,
+    /// None for `none` (the child alone) and for an init not installed.
+    pub path: Option<PathBuf>,
+    /// Arguments between the init and the child's argv.
+    pub args: &'static [&'static str],
+}
+
+impl Init {
+    pub fn is_none(&self) -> bool {
+        self.name == "none"
+    }
+
+    fn argv(&self, child: &[String]) -> Option<Vec<String>> {
+        let mut v = Vec::new();
+        if !self.is_none() {
+            v.push(self.path.as_ref()?.display().to_string());
+            v.extend(self.args.iter().map(|a| a.to_string()));
+        }
+        v.extend(child.iter().cloned());
+        Some(v)
+    }
+}
+
+/// Median, minimum and maximum of a series.
+#[derive(Clone, Copy, Debug)]
+pub struct Stats {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    pub fn of(mut v: Vec<f64>) -> Option<Stats> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        Some(Stats {
+            median: v[v.len() / 2],
+            min: v[0],
+            max: v[v.len() - 1],
+        })
+    }
+}
+
+pub fn percentile(mut v: Vec<f64>, p: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    Some(v[i])
+}
+
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "—".into(),
+    }
+}
+
+pub fn fmt_stats(s: Option<Stats>, unit: &str) -> String {
+    s.map_or("—".into(), |s| {
+        format!("{:.2} {unit} ({:.2}–{:.2})", s.median, s.min, s.max)
+    })
+}
+
+pub fn now_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    })
+}
+
+fn pipe() -> Option<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()
+}
+
+/// Starts `argv` clean; stdout to `out` when given, else /dev/null.
+fn spawn(argv: &[String], pid1: bool, out: Option<&OwnedFd>) -> Option<i32> {
+    let null = std::fs::File::open("/dev/null").ok()?;
+    let stdout = out.map_or(null.as_raw_fd(), |o| o.as_raw_fd());
+    let launch = Launch {
+        program: argv[0].clone().into(),
+        argv: argv.iter().map(Into::into).collect(),
+        env: vec![(
+            "PATH".into(),
+            "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
+        )],
+        stdio: [Some(null.as_raw_fd()), Some(stdout), Some(null.as_raw_fd())],
+        new_pid_namespace: pid1,
+        ..Launch::default()
+    };
+    let prepared = Prepared::new(&launch).ok()?;
+    prepared.spawn().map(|p| p.as_raw()).ok()
+}
+
+fn wait(pid: i32) {
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+}
+
+fn kill_and_wait(pid: i32) {
+    reaper::kill_tree(pid, &[]);
+    wait(pid);
+}
+
+/// Wall time of `INIT /bin/true`, start to reaped, in ms.
+pub fn spawn_times(init: &Init, pid1: bool, runs: usize) -> Option<Vec<f64>> {
+    let argv = init.argv(&["/bin/true".to_string()])?;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let pid = spawn(&argv, pid1, None)?;
+        wait(pid);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Some(times)
+}
+
+/// How the init as PID 1 reaped a burst of orphans.
+#[derive(Clone, Copy, Debug)]
+pub struct Reaping {
+    pub per_second: f64,
+    pub zombies_left: u64,
+}
+
+pub fn reaping(init: &Init, helper: &Path, n: usize) -> Option<Reaping> {
+    if init.is_none() {
+        return None; // nobody would reap them
+    }
+    let child = vec![
+        helper.display().to_string(),
+        "bench-helper".into(),
+        "orphans".into(),
+        n.to_string(),
+    ];
+    let argv = init.argv(&child)?;
+    let (r, w) = pipe()?;
+    let pid = spawn(&argv, true, Some(&w))?;
+    drop(w);
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut text);
+    kill_and_wait(pid);
+    let mut words = text.split_whitespace();
+    let reaped: f64 = words.next()?.parse().ok()?;
+    let secs: f64 = words.next()?.parse().ok()?;
+    Some(Reaping {
+        per_second: reaped / secs.max(1e-9),
+        zombies_left: words.next()?.parse().ok()?,
+    })
+}
+
+/// The init's VmRSS and VmHWM in kB while its child runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    pub rss_kb: u64,
+    pub hwm_kb: u64,
+}
+
+/// SIGTERM to the init until the child observes it, in µs, round by round;
+/// and the init's memory while the child runs.
+pub fn latency(
+    init: &Init,
+    helper: &Path,
+    pid1: bool,
+    rounds: usize,
+) -> Option<(Vec<f64>, Option<Memory>)> {
+    let child = vec![
+        helper.display().to_string(),
+        "bench-helper".into(),
+        "catch".into(),
+    ];
+    let argv = init.argv(&child)?;
+    let (r, w) = pipe()?;
+    let pid = spawn(&argv, pid1, Some(&w))?;
+    drop(w);
+    let mut out = Vec::new();
+    if read_u64(&r).is_some() {
+        for _ in 0..rounds {
+            let t0 = now_ns();
+            // SAFETY: kill has no memory effects.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            match read_u64(&r) {
+                Some(t1) => out.push(t1.saturating_sub(t0) as f64 / 1000.0),
+                None => break,
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let memory = if init.is_none() {
+        None
+    } else {
+        procfs::process::Process::new(pid)
+            .and_then(|p| p.status())
+            .ok()
+            .and_then(|s| {
+                Some(Memory {
+                    rss_kb: s.vmrss?,
+                    hwm_kb: s.vmhwm?,
+                })
+            })
+    };
+    kill_and_wait(pid);
+    Some((out, memory))
+}
+
+/// Eight bytes from the helper, or None after two seconds of silence.
+fn read_u64(fd: &OwnedFd) -> Option<u64> {
+    let mut fds = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(fd),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let mut buf = [0u8; 8];
+    let mut got = 0;
+    while got < 8 {
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(2000u16)).ok()? == 0 {
+            return None;
+        }
+        let n = nix::unistd::read(fd, &mut buf[got..]).ok()?;
+        if n == 0 {
+            return None;
+        }
+        got += n;
+    }
+    Some(u64::from_le_bytes(buf))
+}

@@ -1,0 +1,302 @@
+//! `initlab bench`: what a user choosing an init cares about, measured side
+//! by side with its peers in one run; every figure of initlab-init is also
+//! given as a ratio to the best peer on that figure in the same run.
+
+mod cost;
+mod helpers;
+mod measure;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::cell::RunCtx;
+use crate::variant::Variant;
+
+pub use helpers::{helper_catch, helper_orphans};
+use measure::{fmt_stats, percentile, ratio, Init, Memory, Reaping, Stats};
+
+/// How much to measure: the full benchmark, or a smoke run at tiny sizes.
+pub struct Sizes {
+    pub spawn_runs: usize,
+    pub orphans: usize,
+    pub signal_rounds: usize,
+    pub cell_runs: usize,
+}
+
+impl Sizes {
+    pub const FULL: Sizes = Sizes {
+        spawn_runs: 200,
+        orphans: 20_000,
+        signal_rounds: 200,
+        cell_runs: 3,
+    };
+    pub const QUICK: Sizes = Sizes {
+        spawn_runs: 5,
+        orphans: 200,
+        signal_rounds: 5,
+        cell_runs: 1,
+    };
+}
+
+const OURS: &str = "initlab-init";
+/// The inits initlab-init is held against.
+const PEERS: [&str; 3] = ["tini", "dumb-init", "catatonit"];
+
+fn inits(ours: &Path) -> Vec<Init> {
+    let find = |n: &str| which::which(n).ok();
+    vec![
+        Init {
+            name: "none",
+            path: None,
+            args: &[],
+        },
+        // A long grace: the latency rounds send SIGTERM two hundred times.
+        Init {
+            name: OURS,
+            path: Some(ours.to_path_buf()),
+            args: &["--grace", "3600", "--"],
+        },
+        Init {
+            name: "tini",
+            path: find("tini"),
+            args: &["-s", "--"],
+        },
+        Init {
+            name: "dumb-init",
+            path: find("dumb-init"),
+            args: &[],
+        },
+        Init {
+            name: "catatonit",
+            path: find("catatonit"),
+            args: &["--"],
+        },
+    ]
+}
+
+/// Everything measured of one init in one environment.
+struct Row {
+    name: &'static str,
+    spawn: Option<Stats>,
+    latency: Option<Stats>,
+    latency_p90: Option<f64>,
+    reaping: Option<Reaping>,
+    memory: Option<Memory>,
+    binary_kb: Option<u64>,
+    /// Whether the binary runs without a dynamic loader and libraries.
+    binary_static: bool,
+}
+
+impl Row {
+    fn measure(init: &Init, helper: &Path, pid1: bool, sizes: &Sizes) -> Row {
+        let spawn = measure::spawn_times(init, pid1, sizes.spawn_runs).and_then(Stats::of);
+        let (lat, memory) =
+            measure::latency(init, helper, pid1, sizes.signal_rounds).unwrap_or_default();
+        Row {
+            name: init.name,
+            spawn,
+            latency: Stats::of(lat.clone()),
+            latency_p90: percentile(lat, 0.9),
+            reaping: pid1
+                .then(|| measure::reaping(init, helper, sizes.orphans))
+                .flatten(),
+            memory,
+            binary_kb: init
+                .path
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len() / 1024),
+            binary_static: init
+                .path
+                .as_ref()
+                .is_some_and(|p| crate::elf::needs_loader(p) == Some(false)),
+        }
+    }
+
+    fn missing(name: &'static str) -> Row {
+        Row {
+            name,
+            spawn: None,
+            latency: None,
+            latency_p90: None,
+            reaping: None,
+            memory: None,
+            binary_kb: None,
+            binary_static: false,
+        }
+    }
+}
+
+/// One figure, how to read it from a row, and which way is better.
+struct Figure {
+    name: &'static str,
+    unit: &'static str,
+    value: fn(&Row) -> Option<f64>,
+    higher_is_better: bool,
+}
+
+const FIGURES: [Figure; 5] = [
+    Figure {
+        name: "spawn `INIT /bin/true`, median",
+        unit: "ms",
+        value: |r| r.spawn.map(|s| s.median),
+        higher_is_better: false,
+    },
+    Figure {
+        name: "SIGTERM → child latency, median",
+        unit: "µs",
+        value: |r| r.latency.map(|s| s.median),
+        higher_is_better: false,
+    },
+    Figure {
+        name: "orphans reaped per second (PID 1)",
+        unit: "/s",
+        value: |r| r.reaping.map(|r| r.per_second),
+        higher_is_better: true,
+    },
+    Figure {
+        name: "VmRSS while the child runs",
+        unit: "kB",
+        value: |r| r.memory.map(|m| m.rss_kb as f64),
+        higher_is_better: false,
+    },
+    // A dynamic binary needs its libraries in the image too: only a static
+    // one is the whole cost.
+    Figure {
+        name: "static binary size",
+        unit: "kB",
+        value: |r| r.binary_kb.filter(|_| r.binary_static).map(|k| k as f64),
+        higher_is_better: false,
+    },
+];
+
+/// initlab-init against the best peer of this run on each figure.
+fn against_best(out: &mut String, env: &str, rows: &[Row]) {
+    let Some(ours) = rows.iter().find(|r| r.name == OURS) else {
+        return;
+    };
+    for f in &FIGURES {
+        let best = rows
+            .iter()
+            .filter(|r| PEERS.contains(&r.name))
+            .filter_map(|r| (f.value)(r).map(|v| (r.name, v)))
+            .reduce(|a, b| {
+                let b_wins = if f.higher_is_better {
+                    b.1 > a.1
+                } else {
+                    b.1 < a.1
+                };
+                if b_wins {
+                    b
+                } else {
+                    a
+                }
+            });
+        let mine = (f.value)(ours);
+        let (verdict, best_text) = match (mine, best) {
+            (Some(m), Some((peer, b))) => {
+                let meets = if f.higher_is_better { m >= b } else { m <= b };
+                let by = ((m / b - 1.0) * 100.0).abs();
+                (
+                    if meets {
+                        "meets".to_string()
+                    } else {
+                        format!("misses by {by:.0} %")
+                    },
+                    format!("{peer}: {b:.1} {}", f.unit),
+                )
+            }
+            _ => ("—".into(), "—".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {env} | {} | {} | {best_text} | {} | {verdict} |",
+            f.name,
+            mine.map_or("—".into(), |m| format!("{m:.1} {}", f.unit)),
+            ratio(mine, best.map(|b| b.1)),
+        );
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cores} cores, {cpu}, kernel {}, load average {}",
+        kernel.trim(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+/// Runs the benchmark; returns the report as Markdown.
+pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<String, String> {
+    let helper = std::env::current_exe().map_err(|e| e.to_string())?;
+    let all = inits(&ctx.inits.init);
+    let mut out = String::new();
+    let mut summary = String::new();
+    let _ = writeln!(out, "machine: {} (before)\n", machine());
+    let _ = writeln!(
+        out,
+        "| init | env | spawn `INIT /bin/true` | × /bin/true | SIGTERM latency median / p90 | orphans reaped/s (PID 1) | zombies left | VmRSS / VmHWM | binary |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    for pid1 in [false, true] {
+        let env = if pid1 { "pid1" } else { "direct" };
+        let mut rows = Vec::new();
+        for init in &all {
+            if !init.is_none() && init.path.is_none() {
+                eprintln!("initlab bench: {env}: {} is not installed", init.name);
+                rows.push(Row::missing(init.name));
+                continue;
+            }
+            eprintln!("initlab bench: {env}: {}", init.name);
+            rows.push(Row::measure(init, &helper, pid1, sizes));
+        }
+        let bare = rows.iter().find(|r| r.name == "none").and_then(|r| r.spawn);
+        for r in &rows {
+            let _ = writeln!(
+                out,
+                "| {} | {env} | {} | {} | {} / {} | {} | {} | {} | {} |",
+                r.name,
+                fmt_stats(r.spawn, "ms"),
+                ratio(r.spawn.map(|s| s.median), bare.map(|s| s.median)),
+                r.latency.map_or("—".into(), |s| format!(
+                    "{:.0} µs ({:.0}–{:.0})",
+                    s.median, s.min, s.max
+                )),
+                r.latency_p90.map_or("—".into(), |p| format!("{p:.0} µs")),
+                r.reaping
+                    .map_or("—".into(), |r| format!("{:.0}", r.per_second)),
+                r.reaping.map_or("—".into(), |r| r.zombies_left.to_string()),
+                r.memory
+                    .map_or("—".into(), |m| format!("{} / {} kB", m.rss_kb, m.hwm_kb)),
+                r.binary_kb.map_or("—".into(), |k| format!(
+                    "{k} kB, {}",
+                    if r.binary_static { "static" } else { "dynamic" }
+                )),
+            );
+        }
+        against_best(&mut summary, env, &rows);
+    }
+    let _ = writeln!(
+        out,
+        "\n| env | initlab-init against the best peer | initlab-init | best peer | ratio | |\n|---|---|---|---|---|---|"
+    );
+    out.push_str(&summary);
+    out.push_str(&cost::harness_cost(ctx, variants, sizes)?);
+    let _ = writeln!(out, "\nmachine: {} (after)", machine());
+    Ok(out)
+}
