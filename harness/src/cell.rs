@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::{Baseline, Check, Verdict};
 use crate::docker::{self, DockerReady};
@@ -48,7 +48,7 @@ struct Paths {
     versions: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CellResult {
     pub variant: String,
     pub scenario: String,
@@ -58,7 +58,7 @@ pub struct CellResult {
     pub expected: String,
     pub matches_expectation: bool,
     /// Why the expectation is what it is, when it is recorded.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectation_reason: Option<String>,
     /// One line: what went wrong, or why it was skipped.
     pub reason: String,
@@ -66,11 +66,56 @@ pub struct CellResult {
     pub processes: Vec<Observed>,
     pub versions: BTreeMap<String, String>,
     pub duration_ms: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<String>,
+    /// How many times the cell ran (`--repeat`).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub runs: usize,
+    /// Its verdict or failed checks changed between runs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flaky: bool,
+    /// Every run of a flaky cell, with its evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<crate::repeat::Round>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl CellResult {
+    /// A result for something the harness did not start as a cell (an
+    /// audit): expected to pass, checks to be filled in.
+    pub fn observed(
+        variant: &str,
+        scenario: &str,
+        environment: &str,
+        versions: BTreeMap<String, String>,
+    ) -> CellResult {
+        CellResult {
+            variant: variant.into(),
+            scenario: scenario.into(),
+            environment: environment.into(),
+            verdict: Verdict::Pass,
+            expected: "pass".into(),
+            matches_expectation: true,
+            expectation_reason: None,
+            reason: String::new(),
+            checks: Vec::new(),
+            processes: Vec::new(),
+            versions,
+            duration_ms: 0,
+            log_tail: Vec::new(),
+            runs: 1,
+            flaky: false,
+            rounds: Vec::new(),
+        }
+    }
+
     pub fn id(&self) -> String {
         format!(
             "{} × {} × {}",
@@ -131,6 +176,9 @@ pub fn run(
         versions,
         duration_ms: 0,
         log_tail: Vec::new(),
+        runs: 1,
+        flaky: false,
+        rounds: Vec::new(),
     };
     // CI, or INITLAB_REQUIRE_DOCKER=1 for docker cells: what cannot run fails.
     let strict = ctx.strict || (env == EnvKind::Docker && docker::required());
@@ -320,7 +368,10 @@ fn prepare_and_run(
     // Keep the logs beside the run's other files; the cell directory goes.
     // The failure tail shows gunicorn's own log where there is one: the
     // init's output may hold nothing of the workload's.
-    let stem = format!("{}--{}--{}", variant.name, scenario.name, env.name());
+    let stem = claim_stem(
+        &ctx.workdir,
+        &format!("{}--{}--{}", variant.name, scenario.name, env.name()),
+    );
     let kept = ctx.workdir.join(format!("{stem}.log"));
     let _ = std::fs::copy(&log_path, &kept);
     let mut tail_from = kept;
@@ -332,6 +383,29 @@ fn prepare_and_run(
         }
     }
     Ok((outcome, tail_from))
+}
+
+/// A name for a cell's kept files that no other run of the same cell
+/// (`--repeat`) has taken: `STEM`, then `STEM--run2`, …; claimed by creating
+/// its log file, so parallel runs cannot both take it.
+fn claim_stem(dir: &Path, stem: &str) -> String {
+    for n in 1..1000 {
+        let name = if n == 1 {
+            stem.to_string()
+        } else {
+            format!("{stem}--run{n}")
+        };
+        let log = dir.join(format!("{name}.log"));
+        if std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&log)
+            .is_ok()
+        {
+            return name;
+        }
+    }
+    stem.to_string()
 }
 
 fn docker_ready(ctx: &RunCtx) -> Result<&DockerReady, Skip> {

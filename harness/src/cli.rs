@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
+use crate::audit::{self, Refusal, Target};
 use crate::cell::{CellResult, RunCtx};
 use crate::checks::Verdict;
 use crate::drivers::Timing;
@@ -13,8 +14,9 @@ use crate::expect::Expectations;
 use crate::matrix::{self, Planned};
 use crate::report::{self, Format};
 use crate::scenario::{self, Scenario};
+use crate::shard::{self, Shard};
 use crate::variant::{self, Program, Variant};
-use crate::{bench, docker, inits, inspect, interrupt, python, reaper, reproduce};
+use crate::{bench, docker, inits, inspect, interrupt, python, reaper, repeat, reproduce};
 
 /// Exit statuses.
 pub mod status {
@@ -39,7 +41,7 @@ pub mod status {
     version,
     about = "Runs gunicorn + gevent workloads under many inits and checks, from /proc and from \
              the workload's behaviour, that signal masks are clean and SIGCHLD is delivered.",
-    after_help = "Exit status: 0 every cell matched its expectation, 1 a cell deviated, \
+    after_help = "Exit status: 0 every cell matched its expectation, 1 a cell deviated or was flaky, \
                   2 bad usage, 3 setup failed, 4 cells asked for were skipped, 130 interrupted. \
                   Relative paths are taken from the current directory."
 )]
@@ -66,6 +68,23 @@ enum Command {
     /// defect of a real init) must be caught by exactly the checks its defect
     /// breaks, in every environment.
     Selftest(RunArgs),
+    /// Audit what you already run, with a cell's checks and reports: a
+    /// process tree on the host, a running container (both read-only, from
+    /// /proc), or an image run as its users run it, then stopped.
+    Audit(AuditArgs),
+    /// Combine the JSON reports of `run --shard` jobs into one report, with
+    /// the exit status of a single run.
+    Merge {
+        /// JSON reports (`run --format json`), one per shard.
+        #[arg(required = true, value_name = "REPORT")]
+        reports: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Write the report here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// List variants (found on this machine, with versions), scenarios and environments.
     List {
         #[command(flatten)]
@@ -105,6 +124,47 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("target").required(true).args(["pid", "container", "image"])))]
+struct AuditArgs {
+    /// A process on the host and everything below it.
+    #[arg(long, value_name = "PID")]
+    pid: Option<i32>,
+    /// A running container (name or id).
+    #[arg(long, value_name = "NAME")]
+    container: Option<String>,
+    /// An image: run with its own ENTRYPOINT and CMD unless overridden,
+    /// audited once ready, then stopped with `docker stop`.
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+    /// Override the image's ENTRYPOINT.
+    #[arg(long, value_name = "PATH")]
+    entrypoint: Option<String>,
+    /// Audit once this port on 127.0.0.1 answers (the container then uses
+    /// the host's network); otherwise once the process tree stops changing.
+    #[arg(long, value_name = "PORT")]
+    ready_port: Option<u16>,
+    /// The longest wait for the image to be ready.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    ready_within: u64,
+    /// `docker stop -t`: seconds before Docker sends SIGKILL.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    stop_timeout: u64,
+    /// Seconds between the two samples of the tree: a mask or a zombie seen
+    /// in one sample only is named, not failed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+    settle: u64,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The image's command instead of its CMD.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
 }
 
 /// Options every command that runs cells shares.
@@ -153,8 +213,31 @@ struct RunArgs {
     /// Accept skipped cells even where they were asked for by name.
     #[arg(long)]
     allow_skip: bool,
+    /// Run only shard I of N: a deterministic, balanced share of the cells
+    /// (give every job the same other arguments); `initlab merge` combines
+    /// the shards' JSON reports.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Run every cell N times; a cell whose verdict or failed checks change
+    /// between runs is reported as flaky, and fails the run.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_repeat)]
+    repeat: usize,
     #[command(flatten)]
     common: Common,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}
+
+/// More than this many runs of a matrix is a soak test, not a flake check.
+const MAX_REPEAT: usize = 100;
+
+fn parse_repeat(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_REPEAT).contains(&n) => Ok(n),
+        _ => Err(format!("give a whole number from 1 to {MAX_REPEAT}")),
+    }
 }
 
 /// A path as the shell that typed it meant it: relative to that directory,
@@ -203,6 +286,19 @@ impl Cli {
                 quick,
                 output: output.map(absolute),
                 common: common.anchored(),
+            },
+            Command::Audit(mut a) => {
+                a.output = a.output.map(absolute);
+                Command::Audit(a)
+            }
+            Command::Merge {
+                reports,
+                format,
+                output,
+            } => Command::Merge {
+                reports: reports.into_iter().map(absolute).collect(),
+                format,
+                output: output.map(absolute),
             },
             Command::Images { rebuild, init_dir } => Command::Images {
                 rebuild,
@@ -256,6 +352,12 @@ pub fn main() -> i32 {
         Command::Selftest(args) => selftest(args),
         Command::Reproduce { bug, common, env } => reproduce_cmd(&bug, &common, &env),
         Command::List { common } => list(&common),
+        Command::Audit(args) => audit_cmd(args),
+        Command::Merge {
+            reports,
+            format,
+            output,
+        } => merge(&reports, format, output.as_deref()),
         Command::Images { rebuild, init_dir } => images(rebuild, init_dir.as_deref()),
         Command::Bench {
             quick,
@@ -442,6 +544,7 @@ fn run_with(args: RunArgs, after: impl FnOnce(&[CellResult], &[Variant])) -> Res
                     variant: (*v).clone(),
                     scenario: (*s).clone(),
                     env: *env,
+                    round: 0,
                 });
             }
         }
@@ -449,6 +552,12 @@ fn run_with(args: RunArgs, after: impl FnOnce(&[CellResult], &[Variant])) -> Res
     if plan.is_empty() {
         return Err(usage("the filters leave no cell to run".into()));
     }
+    if let Some(shard) = args.shard {
+        let all = plan.len();
+        plan = take_shard(plan, shard);
+        eprintln!("initlab: shard {shard}: {} of {all} cells", plan.len());
+    }
+    let plan = repeated(plan, args.repeat);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -458,7 +567,7 @@ fn run_with(args: RunArgs, after: impl FnOnce(&[CellResult], &[Variant])) -> Res
         ctx.workdir.display()
     );
     let wall = Instant::now();
-    let mut results = matrix::run(&ctx, none, plan, jobs);
+    let mut results = repeat::fold(matrix::run(&ctx, none, plan, jobs));
     let ours: Vec<&str> = chosen_variants
         .iter()
         .filter(|v| matches!(v.program(), Program::Ours(_)))
@@ -470,22 +579,177 @@ fn run_with(args: RunArgs, after: impl FnOnce(&[CellResult], &[Variant])) -> Res
     }
     let text = match args.format {
         Format::Table => report::table(&results),
-        Format::Json => report::json(&results, wall.elapsed()),
+        Format::Json => report::json(&results, wall.elapsed(), args.shard),
         Format::Junit => report::junit(&results),
     };
     write_report(args.output.as_deref(), &text)?;
     after(&results, &variants);
     eprintln!("{}", matrix::timing_summary(&results, wall));
+    Ok(exit_status(&results))
+}
+
+/// The run's exit status from its cells: a deviation (a flaky cell
+/// included) before a skip that was not accepted.
+fn exit_status(results: &[CellResult]) -> i32 {
     let deviated = results
         .iter()
         .any(|r| !r.matches_expectation && r.verdict != Verdict::Skip);
-    Ok(if deviated {
+    if deviated {
         status::DEVIATED
     } else if results.iter().any(|r| !r.matches_expectation) {
         status::SKIPPED
     } else {
         status::OK
-    })
+    }
+}
+
+/// The cells of `plan` that fall to `shard`, in plan order.
+fn take_shard(plan: Vec<Planned>, shard: Shard) -> Vec<Planned> {
+    let cells: Vec<(String, u32)> = plan
+        .iter()
+        .map(|p| {
+            (
+                format!(
+                    "{} × {} × {}",
+                    p.variant.name,
+                    p.scenario.name,
+                    p.env.name()
+                ),
+                shard::weight(p.scenario.driver, p.env),
+            )
+        })
+        .collect();
+    let keep = shard::select(&cells, shard);
+    plan.into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.binary_search(i).is_ok())
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// Every cell `times` times, round after round, so that the runs of one
+/// cell are spread over the run rather than side by side.
+fn repeated(plan: Vec<Planned>, times: usize) -> Vec<Planned> {
+    (0..times)
+        .flat_map(|round| {
+            plan.iter().map(move |p| Planned {
+                variant: p.variant.clone(),
+                scenario: p.scenario.clone(),
+                env: p.env,
+                round,
+            })
+        })
+        .collect()
+}
+
+fn audit_cmd(args: AuditArgs) -> Result<i32, Failure> {
+    if args.image.is_none()
+        && (args.entrypoint.is_some() || args.ready_port.is_some() || !args.command.is_empty())
+    {
+        return Err(usage(
+            "--entrypoint, --ready-port and a command after -- go with --image only".into(),
+        ));
+    }
+    let target = if let Some(pid) = args.pid {
+        Target::Pid(pid)
+    } else if let Some(name) = args.container {
+        Target::Container(name)
+    } else if let Some(image) = args.image {
+        Target::Image(audit::ImageRun {
+            image,
+            entrypoint: args.entrypoint,
+            command: args.command,
+            ready_port: args.ready_port,
+            ready_within: std::time::Duration::from_secs(args.ready_within),
+            stop_timeout: args.stop_timeout,
+        })
+    } else {
+        return Err(usage("give --pid, --container or --image".into()));
+    };
+    let result =
+        audit::run(&target, std::time::Duration::from_secs(args.settle)).map_err(|r| match r {
+            Refusal::Usage(m) => usage(m),
+            Refusal::Setup(m) => Failure(status::SETUP, m),
+        })?;
+    if interrupt::requested() {
+        return Ok(status::INTERRUPTED);
+    }
+    let results = [result];
+    let text = match args.format {
+        Format::Table => report::audit_table(&results[0]),
+        Format::Json => report::json(
+            &results,
+            std::time::Duration::from_millis(results[0].duration_ms),
+            None,
+        ),
+        Format::Junit => report::junit(&results),
+    };
+    write_report(args.output.as_deref(), &text)?;
+    Ok(exit_status(&results))
+}
+
+/// `initlab merge`: the shards' cells as one report. Refuses a cell that
+/// two reports both hold, and a set of shards with one missing.
+fn merge(paths: &[PathBuf], format: Format, output: Option<&Path>) -> Result<i32, Failure> {
+    let mut results: Vec<CellResult> = Vec::new();
+    let mut from: std::collections::HashMap<String, &Path> = Default::default();
+    let mut shards: Vec<Shard> = Vec::new();
+    let mut wall_ms = 0;
+    for path in paths {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+        let read: report::ReadReport = serde_json::from_str(&text).map_err(|e| {
+            usage(format!(
+                "{} is not an initlab JSON report ({e}); write one with `initlab run --format json`",
+                path.display()
+            ))
+        })?;
+        shards.extend(read.shard);
+        wall_ms = wall_ms.max(read.wall_time_ms);
+        for cell in read.cells {
+            if let Some(other) = from.insert(cell.id(), path) {
+                return Err(usage(format!(
+                    "cell {} is in both {} and {}: give each shard's report once",
+                    cell.id(),
+                    other.display(),
+                    path.display()
+                )));
+            }
+            results.push(cell);
+        }
+    }
+    if let Some(missing) = missing_shard(&shards) {
+        return Err(usage(missing));
+    }
+    let text = match format {
+        Format::Table => report::table(&results),
+        Format::Json => report::json(&results, std::time::Duration::from_millis(wall_ms), None),
+        Format::Junit => report::junit(&results),
+    };
+    write_report(output, &text)?;
+    Ok(exit_status(&results))
+}
+
+/// When the reports came from shards: one line naming a shard that is
+/// missing, given twice, or from a different split.
+fn missing_shard(shards: &[Shard]) -> Option<String> {
+    let first = shards.first()?;
+    if let Some(other) = shards.iter().find(|s| s.count != first.count) {
+        return Some(format!(
+            "shards {first} and {other} come from different splits: merge the reports of one `--shard I/N` matrix"
+        ));
+    }
+    for index in 1..=first.count {
+        let n = shards.iter().filter(|s| s.index == index).count();
+        if n != 1 {
+            return Some(format!(
+                "shard {index}/{} is {}: give the report of every shard once",
+                first.count,
+                if n == 0 { "missing" } else { "given twice" }
+            ));
+        }
+    }
+    None
 }
 
 /// A skip is never green where the user asked for the cell by name, nor for

@@ -9,6 +9,7 @@
 //! [`checks`]; [`expect`] says which checks a cell should fail; [`matrix`]
 //! runs cells in parallel and [`report`] prints the result.
 
+pub mod audit;
 pub mod bench;
 pub mod cell;
 pub mod checks;
@@ -26,8 +27,10 @@ pub mod matrix;
 pub mod proc_state;
 pub mod python;
 pub mod reaper;
+pub mod repeat;
 pub mod report;
 pub mod reproduce;
 pub mod scenario;
 pub mod self_report;
+pub mod shard;
 pub mod variant;

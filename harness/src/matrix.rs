@@ -18,6 +18,8 @@ pub struct Planned {
     pub variant: Variant,
     pub scenario: Scenario,
     pub env: EnvKind,
+    /// Which run of the cell this is (`--repeat`), from 0.
+    pub round: usize,
 }
 
 /// Runs every planned cell with up to `jobs` at once. The workload without
@@ -77,7 +79,7 @@ pub fn run(ctx: &RunCtx, none: &Variant, plan: Vec<Planned>, jobs: usize) -> Vec
     let indexed: Vec<(usize, &Planned)> = plan.iter().enumerate().collect();
     parallel(jobs, indexed, |(i, p): (usize, &Planned)| {
         let (base, first) = &baselines[&p.scenario.name];
-        let r = if p.variant.name == none.name && p.env == EnvKind::Direct {
+        let r = if p.variant.name == none.name && p.env == EnvKind::Direct && p.round == 0 {
             first.clone()
         } else {
             cell::run(ctx, &p.variant, &p.scenario, p.env, Some(base))

@@ -1,7 +1,7 @@
 //! Processes and their signal state, read from `/proc`.
 
 use initlab_init::signals;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The signal fields of `/proc/<pid>/status`; bit n-1 stands for signal n.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl SignalState {
 }
 
 /// What a process is in the workload's tree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Init,
@@ -187,7 +187,7 @@ pub fn show_mask(mask: u64) -> String {
 }
 
 /// One process as the report shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Observed {
     pub pid: i32,
     pub role: Role,

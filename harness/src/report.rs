@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cell::CellResult;
 use crate::checks::Verdict;
 use crate::matrix::shorten;
+use crate::shard::Shard;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -18,6 +19,9 @@ pub enum Format {
 
 /// A cell's verdict against its expectation, in a word or two.
 pub fn mark(r: &CellResult) -> String {
+    if r.flaky {
+        return "FLAKY".into();
+    }
     match (r.verdict, r.matches_expectation) {
         (Verdict::Skip, _) => "skip".into(),
         (Verdict::Pass, true) => "pass".into(),
@@ -88,6 +92,57 @@ pub fn table(results: &[CellResult]) -> String {
     out
 }
 
+/// One audit: what was found, every process with its decoded masks, and
+/// each check with its evidence.
+pub fn audit_table(r: &CellResult) -> String {
+    let mut out = format!("\naudit of {}: init {}", r.environment, r.variant);
+    if let Some(v) = r.versions.get("init version") {
+        out.push_str(&format!(" ({v})"));
+    }
+    out.push_str(
+        "\n\n| pid | role | command | blocked | ignored | pending |\n|---|---|---|---|---|---|\n",
+    );
+    let names = |v: &[String]| {
+        if v.is_empty() {
+            "—".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    for p in &r.processes {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            p.pid,
+            p.role.name(),
+            shorten(&p.command, 60),
+            names(&p.blocked),
+            names(&p.ignored),
+            names(&p.pending),
+        ));
+    }
+    out.push('\n');
+    for c in &r.checks {
+        out.push_str(&format!(
+            "  {:<4} {:<16} {}\n",
+            c.verdict.word(),
+            c.name,
+            c.evidence
+        ));
+    }
+    out.push_str(&format!(
+        "\n{}\n",
+        if r.verdict == Verdict::Pass {
+            "clean: every check passed".to_string()
+        } else {
+            format!(
+                "NOT CLEAN: {}",
+                r.failed_checks().into_iter().collect::<Vec<_>>().join(", ")
+            )
+        }
+    ));
+    out
+}
+
 /// The mutants: which real init each stands for, the checks that caught it
 /// (every failed check over its cells) and whether every cell of it showed
 /// exactly what its expectation says.
@@ -140,11 +195,17 @@ pub fn summary(results: &[CellResult]) -> String {
     let passed = count(&|r| r.verdict == Verdict::Pass && r.matches_expectation);
     let expected = count(&|r| r.verdict == Verdict::Fail && r.matches_expectation);
     let unaccepted = count(&|r| r.verdict == Verdict::Skip && !r.matches_expectation);
+    let flaky = count(&|r| r.flaky);
     let mut text = format!(
         "{} cells: {passed} passed, {expected} failed as expected, {deviating} deviating, \
          {skipped} skipped",
         results.len()
     );
+    if flaky > 0 {
+        text.push_str(&format!(
+            " ({flaky} of the deviating flaky: their verdict changed between runs)"
+        ));
+    }
     if unaccepted > 0 {
         text.push_str(&format!(
             " ({unaccepted} of them asked for, so the run fails)"
@@ -157,16 +218,49 @@ pub fn summary(results: &[CellResult]) -> String {
 struct JsonReport<'a> {
     matched: bool,
     wall_time_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<Shard>,
     cells: &'a [CellResult],
 }
 
-pub fn json(results: &[CellResult], wall: Duration) -> String {
+/// A JSON report as `initlab merge` reads it back.
+#[derive(Deserialize)]
+pub struct ReadReport {
+    #[serde(default)]
+    pub wall_time_ms: u64,
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    pub cells: Vec<CellResult>,
+}
+
+pub fn json(results: &[CellResult], wall: Duration, shard: Option<Shard>) -> String {
     let report = JsonReport {
         matched: results.iter().all(|r| r.matches_expectation),
         wall_time_ms: wall.as_millis() as u64,
+        shard,
         cells: results,
     };
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+/// Every check's evidence, one line each; for a flaky cell, every run's.
+fn evidence(r: &CellResult) -> String {
+    let lines = |checks: &[crate::checks::Check]| {
+        checks
+            .iter()
+            .map(|c| format!("{}: {}: {}", c.name, c.verdict.word(), c.evidence))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if r.rounds.is_empty() {
+        return lines(&r.checks);
+    }
+    r.rounds
+        .iter()
+        .enumerate()
+        .map(|(i, round)| format!("run {}:\n{}", i + 1, lines(&round.checks)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One test suite per environment, one test case per cell; a cell that
@@ -192,13 +286,7 @@ pub fn junit(results: &[CellResult]) -> String {
                 (_, false) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     s.set_message(r.reason.clone());
-                    s.set_description(
-                        r.checks
-                            .iter()
-                            .map(|c| format!("{}: {}: {}", c.name, c.verdict.word(), c.evidence))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    );
+                    s.set_description(evidence(r));
                     s
                 }
             };
