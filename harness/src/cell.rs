@@ -32,6 +32,8 @@ pub struct RunCtx {
     /// The Docker environment, when a cell of the run needs it: ready, or
     /// why not (the engine is missing, the image could not be built).
     pub docker: Option<Result<DockerReady, String>>,
+    /// `--trace`: every cell runs under strace.
+    pub trace: bool,
     /// Per variant: host files to bind-mount into its containers at the same
     /// path (see `docker::preflight`).
     pub docker_mounts: HashMap<String, Vec<PathBuf>>,
@@ -76,7 +78,37 @@ pub struct CellResult {
     pub flaky: bool,
     /// Every run of a flaky cell, with its evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rounds: Vec<crate::repeat::Round>,
+    pub rounds: Vec<Round>,
+    /// `--trace`: what the signal system calls show, in a few words; the
+    /// whole trace is kept beside the cell's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+/// One run of a repeated cell, as a flaky cell's report keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Round {
+    pub verdict: Verdict,
+    pub failed_checks: Vec<String>,
+    pub reason: String,
+    pub checks: Vec<Check>,
+    pub duration_ms: u64,
+}
+
+impl Round {
+    pub fn of(r: &CellResult) -> Round {
+        Round {
+            verdict: r.verdict,
+            failed_checks: r.failed_checks().into_iter().collect(),
+            reason: r.reason.clone(),
+            checks: r.checks.clone(),
+            duration_ms: r.duration_ms,
+        }
+    }
+
+    pub fn outcome(&self) -> (Verdict, &[String]) {
+        (self.verdict, &self.failed_checks)
+    }
 }
 
 fn one() -> usize {
@@ -113,6 +145,7 @@ impl CellResult {
             runs: 1,
             flaky: false,
             rounds: Vec::new(),
+            trace: None,
         }
     }
 
@@ -179,6 +212,7 @@ pub fn run(
         runs: 1,
         flaky: false,
         rounds: Vec::new(),
+        trace: None,
     };
     // CI, or INITLAB_REQUIRE_DOCKER=1 for docker cells: what cannot run fails.
     let strict = ctx.strict || (env == EnvKind::Docker && docker::required());
@@ -188,7 +222,8 @@ pub fn run(
             result.matches_expectation = !strict;
             result.reason = reason;
         }
-        Ok((outcome, log)) => {
+        Ok((outcome, log, trace)) => {
+            result.trace = trace;
             result.checks = outcome.checks;
             result.processes = outcome.processes;
             let failed = result.failed_checks();
@@ -246,7 +281,7 @@ fn prepare_and_run(
     env: EnvKind,
     baseline: Option<&Baseline>,
     versions: &mut BTreeMap<String, String>,
-) -> Result<(Outcome, PathBuf), Skip> {
+) -> Result<(Outcome, PathBuf, Option<String>), Skip> {
     let dir = tempfile::Builder::new()
         .prefix(&format!(
             "{}-{}-{}-",
@@ -308,6 +343,33 @@ fn prepare_and_run(
     if !variant.writes_config() {
         argv.extend(workload);
     }
+    let mut mounts = ctx
+        .docker_mounts
+        .get(&variant.name)
+        .cloned()
+        .unwrap_or_default();
+    let gate = if ctx.trace {
+        let fifo = crate::trace::make_gate(dir.path()).map_err(Skip)?;
+        let exe = std::env::current_exe()
+            .map_err(|e| Skip(format!("cannot find the harness's own binary: {e}")))?;
+        let seen = match env {
+            EnvKind::Docker => Path::new(docker::CELL_MOUNT).join("trace-gate"),
+            _ => fifo.clone(),
+        };
+        let mut gated = vec![
+            exe.display().to_string(),
+            "trace-gate".into(),
+            seen.display().to_string(),
+            "--".into(),
+        ];
+        gated.append(&mut argv);
+        argv = gated;
+        // Static, so it runs in the image too, from the same path.
+        mounts.push(exe);
+        Some(fifo)
+    } else {
+        None
+    };
     let spec = StartSpec {
         argv: &argv,
         env: &env_vars,
@@ -330,16 +392,28 @@ fn prepare_and_run(
                     init_dir: ctx.inits.init.parent().unwrap_or(Path::new("/")),
                     cell_dir: dir.path(),
                     docker_init: variant.docker_init,
-                    mounts: ctx
-                        .docker_mounts
-                        .get(&variant.name)
-                        .map(Vec::as_slice)
-                        .unwrap_or_default(),
+                    mounts: &mounts,
                 },
             )
         }
     }
     .map_err(|e| Skip(format!("cannot start `{}`: {e}", argv.join(" "))))?;
+    let tracer = match &gate {
+        Some(fifo) => {
+            let pids: Vec<i32> = crate::proc_state::tree(started.root())
+                .iter()
+                .map(|p| p.pid)
+                .collect();
+            match crate::trace::Tracer::attach_and_open(&pids, &dir.path().join("trace"), fifo) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    started.teardown(&[]);
+                    return Err(Skip(e));
+                }
+            }
+        }
+        None => None,
+    };
     let mut dctx = Ctx {
         root: started.root(),
         started: &started,
@@ -382,7 +456,18 @@ fn prepare_and_run(
             tail_from = to;
         }
     }
-    Ok((outcome, tail_from))
+    let trace = tracer.map(|t| {
+        let path = t.finish();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let kept = ctx.workdir.join(format!("{stem}.trace"));
+        let _ = std::fs::copy(&path, &kept);
+        format!(
+            "{} (the whole trace: {})",
+            crate::trace::summarize(&text),
+            kept.display()
+        )
+    });
+    Ok((outcome, tail_from, trace))
 }
 
 /// A name for a cell's kept files that no other run of the same cell

@@ -15,25 +15,9 @@ use crate::matrix::{self, Planned};
 use crate::report::{self, Format};
 use crate::scenario::{self, Scenario};
 use crate::shard::{self, Shard};
+use crate::status::{self, Failure};
 use crate::variant::{self, Program, Variant};
 use crate::{bench, docker, inits, inspect, interrupt, python, reaper, repeat, reproduce};
-
-/// Exit statuses.
-pub mod status {
-    /// Every cell matched its expectation.
-    pub const OK: i32 = 0;
-    /// At least one cell deviated from its expectation.
-    pub const DEVIATED: i32 = 1;
-    /// Bad command line or input file.
-    pub const USAGE: i32 = 2;
-    /// What the run needs could not be set up (Python, init binaries).
-    pub const SETUP: i32 = 3;
-    /// Cells that were asked for by name, or cells of our own inits, were
-    /// skipped (and nothing deviated otherwise); `--allow-skip` accepts them.
-    pub const SKIPPED: i32 = 4;
-    /// Interrupted by SIGINT or SIGTERM.
-    pub const INTERRUPTED: i32 = 130;
-}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -101,6 +85,14 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Holds a traced cell's first process until strace is attached, then
+    /// becomes the command (see --trace).
+    #[command(hide = true)]
+    TraceGate {
+        fifo: PathBuf,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
     /// The benchmark's helper programs (run under the inits being measured).
     #[command(hide = true)]
     BenchHelper {
@@ -162,6 +154,10 @@ struct AuditArgs {
     /// Write the report here instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// With --image: record the signal system calls of the init and the
+    /// workload with strace, from the container's first instruction.
+    #[arg(long)]
+    trace: bool,
     /// The image's command instead of its CMD.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -222,6 +218,11 @@ struct RunArgs {
     /// between runs is reported as flaky, and fails the run.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_repeat)]
     repeat: usize,
+    /// Record the signal system calls of the init and the workload with
+    /// strace: a summary in each cell's evidence, the whole trace in the run
+    /// directory. Slows the cells down.
+    #[arg(long)]
+    trace: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -310,9 +311,6 @@ impl Cli {
     }
 }
 
-/// A failure with its exit status, printed as one line.
-pub struct Failure(pub i32, pub String);
-
 fn usage(msg: String) -> Failure {
     Failure(status::USAGE, msg)
 }
@@ -330,6 +328,9 @@ pub fn main() -> i32 {
         }
     };
     // The helpers run under the inits being measured: no threads, no reaper.
+    if let Command::TraceGate { fifo, argv } = &cli.command {
+        return crate::trace::gate(fifo, argv);
+    }
     if let Command::BenchHelper { mode, count } = &cli.command {
         return match (mode.as_str(), count) {
             ("orphans", Some(n)) => bench::helper_orphans(*n),
@@ -364,7 +365,7 @@ pub fn main() -> i32 {
             output,
             common,
         } => bench_cmd(quick, output.as_deref(), &common),
-        Command::BenchHelper { .. } | Command::Inspect { .. } => {
+        Command::BenchHelper { .. } | Command::Inspect { .. } | Command::TraceGate { .. } => {
             unreachable!("dispatched above")
         }
     };
@@ -462,6 +463,7 @@ fn run_ctx(
         strict: std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false"),
         workdir,
         docker,
+        trace: false,
         docker_mounts: Default::default(),
     })
 }
@@ -518,13 +520,18 @@ fn run_with(args: RunArgs, after: impl FnOnce(&[CellResult], &[Variant])) -> Res
         return Err(usage(format!("--jobs {jobs}: give at least 1")));
     }
     let mut ctx = run_ctx(&args.common, &dir, &chosen_scenarios, &envs)?;
+    if args.trace {
+        crate::trace::strace().map_err(|e| Failure(status::SETUP, e))?;
+        ctx.trace = true;
+    }
     if let Some(Ok(ready)) = &ctx.docker {
         for v in chosen_variants
             .iter()
             .filter(|v| v.runs_in(EnvKind::Docker))
         {
             if let Program::External(_) = v.program() {
-                let mounts = docker::preflight(ready, v).map_err(|e| Failure(status::SETUP, e))?;
+                let mounts = docker::preflight(ready, &v.name, &v.prefix, variant::host_files(v))
+                    .map_err(|e| Failure(status::SETUP, e))?;
                 ctx.docker_mounts.insert(v.name.clone(), mounts);
             }
         }
@@ -644,11 +651,18 @@ fn repeated(plan: Vec<Planned>, times: usize) -> Vec<Planned> {
 
 fn audit_cmd(args: AuditArgs) -> Result<i32, Failure> {
     if args.image.is_none()
-        && (args.entrypoint.is_some() || args.ready_port.is_some() || !args.command.is_empty())
+        && (args.entrypoint.is_some()
+            || args.ready_port.is_some()
+            || args.trace
+            || !args.command.is_empty())
     {
         return Err(usage(
-            "--entrypoint, --ready-port and a command after -- go with --image only".into(),
+            "--entrypoint, --ready-port, --trace and a command after -- go with --image only"
+                .into(),
         ));
+    }
+    if args.trace {
+        crate::trace::strace().map_err(|e| Failure(status::SETUP, e))?;
     }
     let target = if let Some(pid) = args.pid {
         Target::Pid(pid)
@@ -662,6 +676,7 @@ fn audit_cmd(args: AuditArgs) -> Result<i32, Failure> {
             ready_port: args.ready_port,
             ready_within: std::time::Duration::from_secs(args.ready_within),
             stop_timeout: args.stop_timeout,
+            trace: args.trace,
         })
     } else {
         return Err(usage("give --pid, --container or --image".into()));

@@ -314,16 +314,19 @@ pub fn check_binaries(image: &str, init_dir: &Path) -> Result<(), String> {
     ))
 }
 
-/// Gets a user's init ready to run in the image: every host file its prefix
-/// names that the image lacks is bind-mounted read-only at the same path,
-/// and the init must then run `/bin/true` there. Returns the files to mount,
-/// or one line with the engine's or the loader's own words and what to do.
+/// Gets a user's init (variant `name`, argv `prefix`) ready to run in the
+/// image: every host file of `files` (those its prefix names) that the
+/// image lacks is bind-mounted read-only at the same path, and the init must
+/// then run `/bin/true` there. Returns the files to mount, or one line with
+/// the engine's or the loader's own words and what to do.
 pub fn preflight(
     ready: &DockerReady,
-    variant: &crate::variant::Variant,
+    name: &str,
+    prefix: &[String],
+    files: Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, String> {
     let mut mounts = Vec::new();
-    for file in crate::variant::host_files(variant) {
+    for file in files {
         let path = file.display().to_string();
         let present = helper::output(
             docker(&[
@@ -360,9 +363,9 @@ pub fn preflight(
         args.push(format!("{0}:{0}:ro", m.display()));
     }
     args.push("--entrypoint".into());
-    args.push(variant.prefix[0].clone());
+    args.push(prefix[0].clone());
     args.push(ready.image.clone());
-    args.extend(variant.prefix[1..].iter().cloned());
+    args.extend(prefix[1..].iter().cloned());
     args.push("/bin/true".into());
     let out = helper::output(
         duct::cmd("docker", &args).stderr_to_stdout(),
@@ -374,8 +377,8 @@ pub fn preflight(
     Err(format!(
         "variant `{}` ({}) cannot run inside {}: {}; make it run there (a static binary, or one \
          built for the image's libc) or leave docker out with --env direct,pid1",
-        variant.name,
-        variant.prefix.join(" "),
+        name,
+        prefix.join(" "),
         ready.image,
         one_line(&out.stdout)
     ))

@@ -1,7 +1,7 @@
 //! `initlab inspect PID`: the decoded signal state of a process tree.
 
-use crate::cli::{status, Failure};
 use crate::proc_state::{self, show_mask};
+use crate::status::{self, Failure};
 
 pub fn main(pid: i32, json: bool) -> Result<i32, Failure> {
     let tree = proc_state::tree(pid);

@@ -33,4 +33,6 @@ pub mod reproduce;
 pub mod scenario;
 pub mod self_report;
 pub mod shard;
+pub mod status;
+pub mod trace;
 pub mod variant;

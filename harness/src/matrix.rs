@@ -42,7 +42,7 @@ pub fn run(ctx: &RunCtx, none: &Variant, plan: Vec<Planned>, jobs: usize) -> Vec
         let why = if r.reason.is_empty() {
             String::new()
         } else {
-            format!(" — {}", shorten(&r.reason, 140))
+            format!(" — {}", report::shorten(&r.reason, 140))
         };
         eprintln!(
             "[{n:>3}/{total}] {mark:<18} {} ({:.1} s){why}",
@@ -109,15 +109,6 @@ fn parallel<T: Send>(jobs: usize, items: Vec<T>, work: impl Fn(T) + Sync) {
             });
         }
     });
-}
-
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max - 1).collect();
-        format!("{cut}…")
-    }
 }
 
 /// Wall time and the slowest cells, for the end of a run.

@@ -164,7 +164,9 @@ fn children(pid: i32) -> Option<Vec<i32>> {
     Some(kids)
 }
 
-fn tree_by_scan(root: i32) -> Vec<ProcInfo> {
+/// The same by reading every process on the host: for kernels without the
+/// `children` file, and for the benchmark that shows what that costs.
+pub fn tree_by_scan(root: i32) -> Vec<ProcInfo> {
     let Some(top) = read(root) else {
         return Vec::new();
     };

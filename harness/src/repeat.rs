@@ -4,36 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
-use crate::cell::CellResult;
-use crate::checks::{Check, Verdict};
-
-/// One run of a repeated cell, as a flaky cell's report keeps it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Round {
-    pub verdict: Verdict,
-    pub failed_checks: Vec<String>,
-    pub reason: String,
-    pub checks: Vec<Check>,
-    pub duration_ms: u64,
-}
-
-impl Round {
-    fn of(r: &CellResult) -> Round {
-        Round {
-            verdict: r.verdict,
-            failed_checks: r.failed_checks().into_iter().collect(),
-            reason: r.reason.clone(),
-            checks: r.checks.clone(),
-            duration_ms: r.duration_ms,
-        }
-    }
-
-    fn outcome(&self) -> (Verdict, &[String]) {
-        (self.verdict, &self.failed_checks)
-    }
-}
+use crate::cell::{CellResult, Round};
+use crate::checks::Verdict;
 
 /// Folds the runs of each cell (`results` holds every run, any order) into
 /// one result per cell, in the order of each cell's first run.

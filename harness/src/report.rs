@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::cell::CellResult;
 use crate::checks::Verdict;
-use crate::matrix::shorten;
 use crate::shard::Shard;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -15,6 +14,16 @@ pub enum Format {
     Table,
     Json,
     Junit,
+}
+
+/// `text`, cut to `max` characters with an ellipsis.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
 }
 
 /// A cell's verdict against its expectation, in a word or two.
@@ -88,6 +97,17 @@ pub fn table(results: &[CellResult]) -> String {
             ));
         }
     }
+    let traced: Vec<&CellResult> = results.iter().filter(|r| r.trace.is_some()).collect();
+    if !traced.is_empty() {
+        out.push_str("\ntraces:\n");
+        for r in traced {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                r.id(),
+                r.trace.as_deref().unwrap_or_default()
+            ));
+        }
+    }
     out.push_str(&format!("\n{}\n", summary(results)));
     out
 }
@@ -128,6 +148,9 @@ pub fn audit_table(r: &CellResult) -> String {
             c.name,
             c.evidence
         ));
+    }
+    if let Some(t) = &r.trace {
+        out.push_str(&format!("\n  trace: {t}\n"));
     }
     out.push_str(&format!(
         "\n{}\n",

@@ -2,10 +2,10 @@
 
 use crate::cell::{self, CellResult, RunCtx};
 use crate::checks::{Baseline, Verdict};
-use crate::cli::{status, Failure};
 use crate::environment::EnvKind;
 use crate::proc_state::{show_mask, Role};
 use crate::scenario::Scenario;
+use crate::status::{self, Failure};
 use crate::variant::Variant;
 
 fn find<'a>(variants: &'a [Variant], name: &str) -> Result<&'a Variant, Failure> {

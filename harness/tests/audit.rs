@@ -205,8 +205,19 @@ fn images_and_running_containers_are_judged_by_their_init() {
 
     // Images, run as their users would, then stopped.
     let stop = ["--stop-timeout", "5"];
-    let (cell, status, err) = audit(&[&["--image", &issue38][..], &stop].concat());
+    let (cell, status, err) = audit(&[&["--image", &issue38, "--trace"][..], &stop].concat());
     assert_eq!(status, Some(1), "{cell} {err}");
+    // Traced from the container's first instruction: the init's own mask,
+    // then the master exec'd with it.
+    let trace = cell["trace"].as_str().unwrap_or_else(|| panic!("{cell}"));
+    assert!(
+        trace.contains("initlab-init-issue38) blocked INT QUIT TERM CHLD"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("exec'd python3 with INT QUIT TERM CHLD blocked"),
+        "{trace}"
+    );
     let f = failed(&cell);
     assert!(
         f.contains(&"blocked".into()) && f.contains(&"term".into()),

@@ -27,6 +27,69 @@ pub struct ImageRun {
     pub ready_within: Duration,
     /// `docker stop -t`: seconds before Docker's SIGKILL.
     pub stop_timeout: u64,
+    /// Run the image's own command under strace (see `trace`).
+    pub trace: bool,
+}
+
+/// Where the trace gate's FIFO appears in a traced container.
+const TRACE_MOUNT: &str = "/initlab-trace";
+
+/// For `--trace`: the directory the trace is kept in (its FIFO inside),
+/// the harness's own binary, and the command the image would have run.
+struct TraceSetup {
+    dir: std::path::PathBuf,
+    exe: std::path::PathBuf,
+    argv: Vec<String>,
+}
+
+/// What the image runs: `--entrypoint` (which, as in Docker, drops the
+/// image's CMD) or its ENTRYPOINT, then the given command or its CMD.
+fn image_argv(run: &ImageRun) -> Result<Vec<String>, Refusal> {
+    let config = docker::inspect(
+        &run.image,
+        "{{json .Config.Entrypoint}}|{{json .Config.Cmd}}",
+    )
+    .ok_or_else(|| {
+        Refusal::Usage(format!(
+            "no image {}: give one from `docker images`",
+            run.image
+        ))
+    })?;
+    let (entry, cmd) = config.split_once('|').unwrap_or(("null", "null"));
+    let list = |j: &str| {
+        serde_json::from_str::<Option<Vec<String>>>(j)
+            .ok()
+            .flatten()
+    };
+    let mut argv = match &run.entrypoint {
+        Some(e) => vec![e.clone()],
+        None => list(entry).unwrap_or_default(),
+    };
+    if !run.command.is_empty() {
+        argv.extend(run.command.iter().cloned());
+    } else if run.entrypoint.is_none() {
+        argv.extend(list(cmd).unwrap_or_default());
+    }
+    if argv.is_empty() {
+        return Err(Refusal::Usage(format!(
+            "{} has no ENTRYPOINT or CMD: give a command after --",
+            run.image
+        )));
+    }
+    Ok(argv)
+}
+
+fn trace_setup(run: &ImageRun) -> Result<TraceSetup, Refusal> {
+    let argv = image_argv(run)?;
+    let dir = tempfile::Builder::new()
+        .prefix("initlab-audit-trace-")
+        .tempdir()
+        .map_err(|e| Refusal::Setup(format!("cannot create a trace directory: {e}")))?
+        .keep();
+    crate::trace::make_gate(&dir).map_err(Refusal::Setup)?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Refusal::Setup(format!("cannot find the harness's own binary: {e}")))?;
+    Ok(TraceSetup { dir, exe, argv })
 }
 
 fn engine() -> Result<(), Refusal> {
@@ -82,7 +145,7 @@ fn first_line(out: Result<std::process::Output, String>) -> Option<String> {
     let out = out.ok().filter(|o| o.status.success())?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| !l.trim().is_empty())?.trim();
-    Some(crate::matrix::shorten(line, 120))
+    Some(crate::report::shorten(line, 120))
 }
 
 /// Runs the image, audits it once it is ready, stops it and judges the stop.
@@ -94,6 +157,11 @@ pub fn audit_image(
     started: Instant,
 ) -> Result<CellResult, Refusal> {
     engine()?;
+    let traced = if run.trace {
+        Some(trace_setup(run)?)
+    } else {
+        None
+    };
     let name = format!("initlab-audit-{}-{}", docker::run_id(), std::process::id());
     let label = format!("{}={}", docker::LABEL, docker::run_id());
     let network = if run.ready_port.is_some() {
@@ -111,11 +179,27 @@ pub fn audit_image(
         "--network",
         network,
     ];
-    if let Some(e) = &run.entrypoint {
-        args.extend(["--entrypoint", e.as_str()]);
+    let (mount_gate, mount_exe, exe, gate);
+    match &traced {
+        // The gate becomes the image's own command under the same pid.
+        Some(t) => {
+            exe = t.exe.display().to_string();
+            mount_exe = format!("{exe}:{exe}:ro");
+            mount_gate = format!("{}:{TRACE_MOUNT}", t.dir.display());
+            gate = format!("{TRACE_MOUNT}/trace-gate");
+            args.extend(["-v", &mount_exe, "-v", &mount_gate, "--entrypoint", &exe]);
+            args.push(&run.image);
+            args.extend(["trace-gate", &gate, "--"]);
+            args.extend(t.argv.iter().map(String::as_str));
+        }
+        None => {
+            if let Some(e) = &run.entrypoint {
+                args.extend(["--entrypoint", e.as_str()]);
+            }
+            args.push(&run.image);
+            args.extend(run.command.iter().map(String::as_str));
+        }
     }
-    args.push(&run.image);
-    args.extend(run.command.iter().map(String::as_str));
     let out = helper::output(docker(&args).stderr_to_stdout(), Duration::from_secs(120))
         .map_err(|e| Refusal::Setup(format!("docker run {}: {e}", run.image)))?;
     if !out.status.success() {
@@ -127,19 +211,45 @@ pub fn audit_image(
             said.lines().last().unwrap_or("").trim()
         )));
     }
-    let result = audit_started(run, &name, settle, started);
+    let result = audit_started(run, &name, settle, started, traced.as_ref());
     docker::remove_run(docker::run_id());
     Ok(result)
 }
 
-fn audit_started(run: &ImageRun, name: &str, settle: Duration, started: Instant) -> CellResult {
+fn audit_started(
+    run: &ImageRun,
+    name: &str,
+    settle: Duration,
+    started: Instant,
+    traced: Option<&TraceSetup>,
+) -> CellResult {
     let environment = format!("image {}", run.image);
     let pid = match host_pid(name) {
         Ok(pid) => pid,
         Err(_) => return exited_early(run, name, &environment, started),
     };
-    let (init, versions) = init_of(name, pid);
+    let tracer = match traced {
+        Some(t) => {
+            let pids: Vec<i32> = crate::proc_state::tree(pid).iter().map(|p| p.pid).collect();
+            match crate::trace::Tracer::attach_and_open(
+                &pids,
+                &t.dir.join("trace"),
+                &t.dir.join("trace-gate"),
+            ) {
+                Ok(tracer) => Some(tracer),
+                Err(e) => {
+                    let mut r =
+                        CellResult::observed(&run.image, "audit", &environment, Default::default());
+                    r.checks = vec![Check::fail("trace", e)];
+                    return finish(r, started);
+                }
+            }
+        }
+        None => None,
+    };
+    // Named once it runs: a traced container starts as the trace gate.
     let ready = wait_ready(run, pid);
+    let (init, versions) = init_of(name, pid);
     let mut result = audit_tree(
         pid,
         &init,
@@ -156,6 +266,15 @@ fn audit_started(run: &ImageRun, name: &str, settle: Duration, started: Instant)
         ));
     }
     result.checks.push(stop(run, name));
+    if let Some(t) = tracer {
+        let path = t.finish();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        result.trace = Some(format!(
+            "{} (the whole trace: {})",
+            crate::trace::summarize(&text),
+            path.display()
+        ));
+    }
     finish(result, started)
 }
 

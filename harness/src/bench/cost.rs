@@ -73,7 +73,137 @@ pub fn harness_cost(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result
         "| issue-38 hang: start to verdict (whole cell) | {} |",
         fmt_stats(h, "s")
     );
+    out.push_str(&crowded(ctx, find("none")?, gunicorn, sizes, c)?);
     Ok(out)
+}
+
+/// The same cell on a host with `sizes.crowd` unrelated processes, and one
+/// sample of a cell's tree: walking its own subtree against reading every
+/// process on the host.
+fn crowded(
+    ctx: &RunCtx,
+    none: &Variant,
+    gunicorn: &crate::scenario::Scenario,
+    sizes: &Sizes,
+    quiet: Option<Stats>,
+) -> Result<String, String> {
+    eprintln!(
+        "initlab bench: the cell again among {} unrelated processes",
+        sizes.crowd
+    );
+    let crowd = Crowd::start(sizes.crowd)?;
+    let mut cells = Vec::new();
+    for _ in 0..sizes.cell_runs {
+        let t = Instant::now();
+        let r = cell::run(ctx, none, gunicorn, EnvKind::Direct, None);
+        cells.push(t.elapsed().as_secs_f64());
+        if r.verdict != crate::checks::Verdict::Pass {
+            return Err(format!("the crowded benchmark cell failed: {}", r.reason));
+        }
+    }
+    let (walk, scan) = sample_costs(ctx, 50)?;
+    drop(crowd);
+    let busy = Stats::of(cells);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| the same cell among {} unrelated processes | {} |",
+        sizes.crowd,
+        fmt_stats(busy, "s")
+    );
+    let _ = writeln!(
+        out,
+        "| crowded cell ÷ quiet cell | {} |",
+        ratio(busy.map(|x| x.median), quiet.map(|x| x.median))
+    );
+    let _ = writeln!(
+        out,
+        "| one sample of a 2-process tree among them: its own subtree (`task/*/children`) | {} |",
+        fmt_stats(walk, "ms")
+    );
+    let _ = writeln!(
+        out,
+        "| the same sample by reading every process on the host | {} |",
+        fmt_stats(scan, "ms")
+    );
+    Ok(out)
+}
+
+/// Milliseconds per sample of a small live tree, walked and scanned.
+fn sample_costs(ctx: &RunCtx, rounds: usize) -> Result<(Option<Stats>, Option<Stats>), String> {
+    let log = tempfile::tempfile().map_err(|e| e.to_string())?;
+    let argv: Vec<String> = ["sh", "-c", "sleep 30 & exec sleep 30"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let started = environment::start_process(
+        &StartSpec {
+            argv: &argv,
+            env: &[("PATH".into(), "/usr/bin:/bin".into())],
+            workdir: &ctx.scenarios_dir,
+            log: &log,
+        },
+        false,
+    )?;
+    let root = started.root();
+    std::thread::sleep(Duration::from_millis(200));
+    let time = |f: &dyn Fn(i32) -> usize| {
+        let mut v = Vec::new();
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let n = f(root);
+            v.push(t.elapsed().as_secs_f64() * 1000.0);
+            if n != 2 {
+                return None;
+            }
+        }
+        Stats::of(v)
+    };
+    let walk = time(&|r| crate::proc_state::tree(r).len());
+    let scan = time(&|r| crate::proc_state::tree_by_scan(r).len());
+    started.teardown(&[]);
+    if walk.is_none() || scan.is_none() {
+        return Err("the sampled tree did not hold its two processes".into());
+    }
+    Ok((walk, scan))
+}
+
+/// Unrelated processes, each blocked in `pause`, killed and reaped on drop.
+struct Crowd(Vec<i32>);
+
+impl Crowd {
+    fn start(n: usize) -> Result<Crowd, String> {
+        let mut pids = Vec::with_capacity(n);
+        for _ in 0..n {
+            // SAFETY: the child only calls pause and _exit.
+            match unsafe { libc::fork() } {
+                0 => unsafe {
+                    libc::pause();
+                    libc::_exit(0)
+                },
+                -1 => {
+                    drop(Crowd(pids));
+                    return Err("fork failed while starting the crowd".into());
+                }
+                pid => pids.push(pid),
+            }
+        }
+        Ok(Crowd(pids))
+    }
+}
+
+impl Drop for Crowd {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            // SAFETY: our own children.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        for &pid in &self.0 {
+            let mut status = 0;
+            // SAFETY: waits for our own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+    }
 }
 
 /// The workload without the harness's checks: start it, wait for both

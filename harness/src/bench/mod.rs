@@ -21,6 +21,9 @@ pub struct Sizes {
     pub orphans: usize,
     pub signal_rounds: usize,
     pub cell_runs: usize,
+    /// Unrelated processes on the host while the harness's own cost is
+    /// measured again.
+    pub crowd: usize,
 }
 
 impl Sizes {
@@ -29,12 +32,14 @@ impl Sizes {
         orphans: 20_000,
         signal_rounds: 200,
         cell_runs: 3,
+        crowd: 2_000,
     };
     pub const QUICK: Sizes = Sizes {
         spawn_runs: 5,
         orphans: 200,
         signal_rounds: 5,
         cell_runs: 1,
+        crowd: 100,
     };
 }
 

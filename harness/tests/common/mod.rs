@@ -88,6 +88,7 @@ pub fn shared() -> &'static Shared {
             strict: true,
             workdir: tempfile::tempdir().unwrap().keep(),
             docker,
+            trace: false,
             docker_mounts: Default::default(),
         };
         let none = variant("none");
