@@ -120,8 +120,8 @@ fn is_one(n: &usize) -> bool {
 }
 
 impl CellResult {
-    /// A result for something the harness did not start as a cell (an
-    /// audit): expected to pass, checks to be filled in.
+    /// A result expected to pass, its checks to be filled in: a cell's
+    /// before its expectation is known, or an audit's.
     pub fn observed(
         variant: &str,
         scenario: &str,
@@ -195,25 +195,9 @@ pub fn run(
         .for_cell(&variant.name, &scenario.name, env.name());
     let expected = expectation.map(|e| e.fails.clone()).unwrap_or_default();
     let may_fail = expectation.map(|e| e.may_fail.clone()).unwrap_or_default();
-    let mut result = CellResult {
-        variant: variant.name.clone(),
-        scenario: scenario.name.clone(),
-        environment: env.name().into(),
-        verdict: Verdict::Pass,
-        expected: expected_text(&expected, &may_fail),
-        matches_expectation: true,
-        expectation_reason: expectation.map(|e| e.reason.clone()),
-        reason: String::new(),
-        checks: Vec::new(),
-        processes: Vec::new(),
-        versions,
-        duration_ms: 0,
-        log_tail: Vec::new(),
-        runs: 1,
-        flaky: false,
-        rounds: Vec::new(),
-        trace: None,
-    };
+    let mut result = CellResult::observed(&variant.name, &scenario.name, env.name(), versions);
+    result.expected = expected_text(&expected, &may_fail);
+    result.expectation_reason = expectation.map(|e| e.reason.clone());
     // CI, or INITLAB_REQUIRE_DOCKER=1 for docker cells: what cannot run fails.
     let strict = ctx.strict || (env == EnvKind::Docker && docker::required());
     match outcome {

@@ -1,11 +1,10 @@
-//! How each kind of scenario is operated and checked. Every wait here has a
-//! deadline: a hang becomes a verdict with evidence, never a stuck harness.
+//! How each kind of scenario is operated and observed; the verdicts on what
+//! was observed are made in `checks`. Every wait here has a deadline: a hang
+//! becomes a verdict with evidence, never a stuck harness.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use initlab_init::reap::Ending;
 
 use crate::checks::{self, Baseline, Check};
 use crate::environment::Started;
@@ -90,6 +89,23 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// Adds the master's own `on_starting` report to `blocked`.
+    fn check_reported_master(&mut self, cell: &std::path::Path, baseline: Option<&Baseline>) {
+        let Some(blocked) = self.checks.iter_mut().find(|c| c.name == "blocked") else {
+            return;
+        };
+        let report = self_report::reports(cell)
+            .into_iter()
+            .find(|r| r.get("role").as_deref() == Some("master") && r.phase() == "starting")
+            .and_then(|r| Some((r.pid(), r.signals()?)));
+        let want = baseline
+            .and_then(|b| b.masks.get(&Role::Master))
+            .map_or(0, |m| m.0);
+        checks::reported_master(blocked, report, want);
+    }
+}
+
 /// Samples every process whose masks differ from its role's baseline up to
 /// five more times, 50 ms apart; takes the first sample that matches.
 /// Returns what was seen only once.
@@ -120,22 +136,11 @@ fn settle(processes: &mut [Observed], base: &Baseline) -> Vec<String> {
     notes
 }
 
-fn exit_note(ending: Option<Ending>, within: Duration) -> String {
-    match ending {
-        Some(e) => format!("first process {e}"),
-        None => format!("first process still running after {within:?}"),
-    }
-}
-
 /// The neutral probe: it prints its own state and exits.
 pub fn probe(ctx: &mut Ctx<'_>) -> Outcome {
     let mut out = Outcome::default();
     let ending = ctx.started.wait(ctx.timing.exit);
-    out.checks.push(Check::new(
-        "exit",
-        ending == Some(Ending::Exited(0)),
-        exit_note(ending, ctx.timing.exit),
-    ));
+    out.checks.push(checks::exit(ending, ctx.timing.exit));
     match self_report::probe_output(&ctx.cell) {
         Some((pid, state)) => {
             out.processes
@@ -143,12 +148,11 @@ pub fn probe(ctx: &mut Ctx<'_>) -> Outcome {
             out.compare(ctx.baseline);
             out.checks.push(checks::sigchld_pending(&out.processes));
         }
-        None => out.checks.push(Check::fail(
+        None => out.checks.push(checks::nothing_reported(
             "blocked",
-            format!(
-                "the probe left no copy of its /proc status in the cell; {}",
-                exit_note(ending, ctx.timing.exit)
-            ),
+            "the probe left no copy of its /proc status in the cell",
+            ending,
+            ctx.timing.exit,
         )),
     }
     out
@@ -176,12 +180,11 @@ pub fn script(ctx: &mut Ctx<'_>) -> Outcome {
         }
     }
     if out.processes.is_empty() {
-        out.checks.push(Check::fail(
+        out.checks.push(checks::nothing_reported(
             "blocked",
-            format!(
-                "the script reported nothing; {}",
-                exit_note(ending, ctx.timing.exit)
-            ),
+            "the script reported nothing",
+            ending,
+            ctx.timing.exit,
         ));
         return out;
     }
@@ -191,28 +194,16 @@ pub fn script(ctx: &mut Ctx<'_>) -> Outcome {
             let state = r.signals().unwrap_or_default();
             let returned = r.get("subprocess").as_deref() == Some("returned");
             let elapsed = r.get("elapsed").unwrap_or_default();
-            out.checks.push(Check::new(
-                "subprocess",
-                returned,
-                if returned {
-                    format!("patched subprocess returned in {elapsed} s")
-                } else {
-                    format!(
-                        "patched subprocess did not return within {elapsed} s; SigBlk {}, pending {}",
-                        show_mask(state.blocked),
-                        show_mask(state.pending)
-                    )
-                },
-            ));
+            out.checks
+                .push(checks::script_subprocess(returned, &elapsed, state));
             let snapshot = Observed::new(r.pid(), Role::Other, "gevent script".into(), state);
             out.checks.push(checks::sigchld_pending(&[snapshot]));
         }
-        None => out.checks.push(Check::fail(
+        None => out.checks.push(checks::nothing_reported(
             "subprocess",
-            format!(
-                "the script never reported back; {}",
-                exit_note(ending, ctx.timing.exit)
-            ),
+            "the script never reported back",
+            ending,
+            ctx.timing.exit,
         )),
     }
     out
@@ -338,64 +329,33 @@ fn boot(ctx: &mut Ctx<'_>, out: &mut Outcome, want: usize) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     let booted = ready.len() >= want;
-    let evidence = if booted {
-        format!(
-            "{} workers ready in {:.1} s: {}",
-            ready.len(),
-            started.elapsed().as_secs_f64(),
-            join(&ready)
-        )
-    } else {
-        let mut why = vec![match stuck_since {
-            Some(t) => format!(
-                "{} of {want} workers finished booting; verdict after {:.1} s: a worker has had \
-                 SIGCHLD pending while blocked for {:.1} s, which can never be delivered",
-                ready.len(),
-                started.elapsed().as_secs_f64(),
-                t.elapsed().as_secs_f64()
-            ),
-            None => format!(
-                "{} of {want} workers finished booting within {:?}",
-                ready.len(),
-                ctx.timing.boot
-            ),
-        }];
+    let mut unready = Vec::new();
+    if !booted {
         let (procs, tree) = observe(ctx, "gunicorn");
         for w in procs
             .iter()
             .filter(|p| p.role == Role::Worker && !ready.contains(&p.pid))
         {
-            let stuck_child = tree
-                .iter()
-                .find(|c| c.ppid == w.pid && c.is_zombie())
-                .map(|c| {
-                    format!(
-                        "; its child {} {} exited and was never reaped",
-                        c.comm, c.pid
-                    )
-                })
-                .unwrap_or_default();
-            why.push(format!(
-                "worker {} stuck in `find_library` (SigBlk {}, pending {}){stuck_child}",
-                w.pid,
-                show_mask(w.signals.blocked),
-                show_mask(w.signals.pending)
-            ));
+            unready.push(checks::Unready {
+                pid: w.pid,
+                signals: w.signals,
+                unreaped_child: tree
+                    .iter()
+                    .find(|c| c.ppid == w.pid && c.is_zombie())
+                    .map(|c| (c.comm.clone(), c.pid)),
+            });
         }
-        if let Some(e) = ctx.started.ended() {
-            why.push(format!("first process {e}"));
-        }
-        why.join("; ")
-    };
-    out.checks.push(Check::new("boot", booted, evidence));
+    }
+    out.checks.push(checks::boot(&checks::Boot {
+        want,
+        ready,
+        took: started.elapsed(),
+        deadline: ctx.timing.boot,
+        stuck_for: stuck_since.map(|t| t.elapsed()),
+        unready,
+        ended: ctx.started.ended(),
+    }));
     booted
-}
-
-fn join(pids: &BTreeSet<i32>) -> String {
-    pids.iter()
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// GET /probe: a patched subprocess inside a worker, answered over HTTP.
@@ -411,30 +371,14 @@ fn request_probe(ctx: &Ctx<'_>) -> Check {
         .call()
         .map_err(|e| e.to_string())
         .and_then(|mut r| r.body_mut().read_to_string().map_err(|e| e.to_string()));
-    match body {
-        Err(e) => Check::fail(
-            "subprocess",
-            format!(
-                "GET /probe did not answer within {:?}: {e}",
-                ctx.timing.request
-            ),
-        ),
-        Ok(text) => {
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            let returned = json["subprocess"] == "returned";
-            Check::new(
-                "subprocess",
-                returned,
-                format!(
-                    "GET /probe in {:.2} s: worker {} says the patched subprocess {} after {} s",
-                    started.elapsed().as_secs_f64(),
-                    json["pid"],
-                    if returned { "returned" } else { "timed out" },
-                    json["elapsed"]
-                ),
-            )
-        }
-    }
+    let answer = match body {
+        Err(e) => checks::Answer::Failed(e),
+        Ok(text) => checks::Answer::Body {
+            took: started.elapsed(),
+            json: serde_json::from_str(&text).unwrap_or_default(),
+        },
+    };
+    checks::subprocess_answer(&answer, ctx.timing.request)
 }
 
 /// gunicorn with the gevent worker: boot, a request, the tree's state.
@@ -444,14 +388,12 @@ pub fn gunicorn(ctx: &mut Ctx<'_>) -> Outcome {
     if booted {
         out.checks.push(request_probe(ctx));
     } else {
-        out.checks.push(Check::fail(
-            "subprocess",
-            "no worker finished booting, so none could be asked to run a subprocess",
-        ));
+        out.checks.push(checks::subprocess_without_workers());
     }
     let zombies = lasting_zombies(ctx);
     out.processes = observe(ctx, "gunicorn").0;
     out.compare_sampled(ctx.baseline);
+    out.check_reported_master(&ctx.cell, ctx.baseline);
     out.checks.push(checks::sigchld_pending(&out.processes));
     out.checks.push(checks::zombies(&zombies));
     out
@@ -489,7 +431,8 @@ fn until_workers(ctx: &mut Ctx<'_>, done: impl Fn(&[i32]) -> bool) -> (bool, Vec
     }
 }
 
-/// `logged` is the line gunicorn writes when the step reached it.
+/// What a control step came to; `logged` is the line gunicorn writes when
+/// the signal reached it.
 fn step_check(
     ctx: &Ctx<'_>,
     name: &str,
@@ -497,48 +440,25 @@ fn step_check(
     logged: &str,
     result: (bool, Vec<i32>, Duration),
 ) -> Check {
-    let (ok, now, took) = result;
-    let pids: BTreeSet<i32> = now.into_iter().collect();
-    if ok {
-        return Check::pass(
-            name,
-            format!(
-                "{what} in {:.1} s; workers now {}",
-                took.as_secs_f64(),
-                join(&pids)
-            ),
-        );
-    }
-    // Where the signal went: did gunicorn log it, and what is PID 1 doing?
-    let heard = if self_report::read_log(&ctx.cell.join(self_report::GUNICORN_LOG)).contains(logged)
-    {
-        format!("gunicorn logged `{logged}`")
-    } else {
-        format!("gunicorn never logged `{logged}`")
-    };
+    let (reached, workers, took) = result;
     let tree = proc_state::tree(ctx.root);
-    let root = tree
-        .first()
-        .map(|p| format!("PID 1 ({} {}) is in state {}", p.comm, p.pid, p.state))
-        .unwrap_or_else(|| "PID 1 is gone".into());
-    let stopped: Vec<String> = tree
-        .iter()
-        .skip(1)
-        .filter(|p| p.state == 'T')
-        .map(|p| p.pid.to_string())
-        .collect();
-    let stopped = if stopped.is_empty() {
-        String::new()
-    } else {
-        format!("; stopped (state T): {}", stopped.join(", "))
-    };
-    Check::fail(
+    checks::step(&checks::Step {
         name,
-        format!(
-            "{what}: not within {took:.1?}; workers now [{}]; {heard}; {root}{stopped}",
-            join(&pids)
-        ),
-    )
+        what,
+        logged,
+        reached,
+        workers,
+        took,
+        gunicorn_logged: self_report::read_log(&ctx.cell.join(self_report::GUNICORN_LOG))
+            .contains(logged),
+        root: tree.first().map(|p| (p.comm.clone(), p.pid, p.state)),
+        stopped: tree
+            .iter()
+            .skip(1)
+            .filter(|p| p.state == 'T')
+            .map(|p| p.pid)
+            .collect(),
+    })
 }
 
 /// A workload that leaves orphans: once they have all exited, none may stay
@@ -573,13 +493,7 @@ pub fn orphans(ctx: &mut Ctx<'_>) -> Outcome {
         })
         .collect();
     if !saw_main || out.processes.iter().all(|p| p.role == Role::Init) {
-        out.checks.push(Check::fail(
-            "blocked",
-            format!(
-                "the workload never became `sleep 30` within {:?}",
-                ctx.timing.boot
-            ),
-        ));
+        out.checks.push(checks::workload_missing(ctx.timing.boot));
         return out;
     }
     out.compare_sampled(ctx.baseline);
@@ -595,6 +509,7 @@ pub fn control(ctx: &mut Ctx<'_>) -> Outcome {
     let before = workers(ctx);
     out.processes = observe(ctx, "gunicorn").0;
     out.compare_sampled(ctx.baseline);
+    out.check_reported_master(&ctx.cell, ctx.baseline);
     out.checks.push(checks::sigchld_pending(&out.processes));
 
     signal_root(ctx, libc::SIGTTIN);
@@ -647,8 +562,7 @@ pub fn control(ctx: &mut Ctx<'_>) -> Outcome {
             r,
         ));
     } else {
-        out.checks
-            .push(Check::fail("respawn", "no worker left to kill and replace"));
+        out.checks.push(checks::respawn_without_workers());
     }
 
     out.checks.push(term(ctx));
@@ -671,7 +585,6 @@ fn term(ctx: &mut Ctx<'_>) -> Check {
         })
         .map(|(pid, _)| *pid)
         .collect();
-    let in_time = took < ctx.timing.exit;
     // Which signal reached gunicorn, in its own words: a graceful stop is
     // TERM; an init that turned it into INT or QUIT gave a quick one.
     let log = self_report::read_log(&ctx.cell.join(self_report::GUNICORN_LOG));
@@ -682,46 +595,24 @@ fn term(ctx: &mut Ctx<'_>) -> Check {
         .map(str::trim)
         .find(|s| ["term", "int", "quit"].contains(s))
         .map(str::to_string);
-    let graceful = handled.as_deref() == Some("term");
-    let heard = match &handled {
-        Some(s) => format!("gunicorn logged `Handling signal: {s}`"),
-        None => "gunicorn logged no TERM, INT or QUIT".into(),
+    // Who is holding the TERM back: blocked with it pending.
+    let bit = 1u64 << (libc::SIGTERM - 1);
+    let holding = if ending.is_none() {
+        proc_state::tree(ctx.root)
+            .iter()
+            .filter(|p| p.signals.blocked & bit != 0 && p.signals.pending & bit != 0)
+            .map(|p| format!("{} {} has SIGTERM pending while blocked", p.comm, p.pid))
+            .collect()
+    } else {
+        Vec::new()
     };
-    match ending {
-        Some(e) if left.is_empty() => Check::new(
-            "term",
-            e == Ending::Exited(0) && in_time && graceful,
-            format!(
-                "{how}: the tree stopped in {:.1} s; first process {e}; {heard} (want a \
-                 graceful TERM and status 0 within {:?})",
-                took.as_secs_f64(),
-                ctx.timing.exit
-            ),
-        ),
-        Some(e) => Check::fail(
-            "term",
-            format!(
-                "{how}: first process {e}, but {} processes of the tree remain: {left:?}",
-                left.len()
-            ),
-        ),
-        None => {
-            // Who is holding the TERM back: blocked with it pending.
-            let bit = 1u64 << (libc::SIGTERM - 1);
-            let held: Vec<String> = proc_state::tree(ctx.root)
-                .iter()
-                .filter(|p| p.signals.blocked & bit != 0 && p.signals.pending & bit != 0)
-                .map(|p| format!("{} {} has SIGTERM pending while blocked", p.comm, p.pid))
-                .collect();
-            Check::fail(
-                "term",
-                format!(
-                    "{how}: still running after {:?}{}{}",
-                    ctx.timing.exit,
-                    if held.is_empty() { "" } else { "; " },
-                    held.join("; ")
-                ),
-            )
-        }
-    }
+    checks::term(&checks::Term {
+        how: how.to_string(),
+        ending,
+        took,
+        deadline: ctx.timing.exit,
+        left,
+        handled,
+        holding,
+    })
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::initlab;
@@ -23,15 +23,7 @@ fn audit(args: &[&str]) -> (serde_json::Value, Option<i32>, String) {
     (report["cells"][0].clone(), out.status.code(), stderr)
 }
 
-fn failed(cell: &serde_json::Value) -> Vec<String> {
-    cell["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["verdict"] == "fail")
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect()
-}
+use common::{docker_cli as docker, failed_checks as failed};
 
 fn evidence(cell: &serde_json::Value, check: &str) -> String {
     cell["checks"]
@@ -114,16 +106,6 @@ fn bad_targets_are_one_line_and_exit_2() {
         assert!(stderr.contains("no container"), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("180")
-        .arg("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 /// Images and containers made by this test, removed on every way out.
@@ -234,12 +216,7 @@ fn images_and_running_containers_are_judged_by_their_init() {
         let (cell, status, err) = audit(&[&["--image", clean][..], &stop].concat());
         assert_eq!(status, Some(0), "{clean}: {cell} {err}");
         assert!(failed(&cell).is_empty(), "{cell}");
-        let roles: Vec<&str> = cell["processes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["role"].as_str().unwrap())
-            .collect();
+        let roles = common::roles(&cell);
         assert_eq!(roles[..2], ["init", "master"], "{cell}");
         assert!(
             roles.iter().filter(|r| **r == "worker").count() >= 2,

@@ -4,22 +4,14 @@
 
 mod common;
 
+use common::docker_cli as docker;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 fn needs_loader(path: &Path) -> bool {
     initlab::elf::needs_loader(path)
         .unwrap_or_else(|| panic!("{} is not a 64-bit ELF file", path.display()))
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("120")
-        .arg("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 /// A throwaway image, removed on every path out of the test.

@@ -28,13 +28,7 @@ fn outcomes(report: &serde_json::Value) -> BTreeMap<String, (String, Vec<String>
         .unwrap()
         .iter()
         .map(|c| {
-            let failed = c["checks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|k| k["verdict"] == "fail")
-                .map(|k| k["name"].as_str().unwrap().to_string())
-                .collect();
+            let failed = common::failed_checks(c);
             (
                 format!(
                     "{} × {} × {}",

@@ -43,13 +43,7 @@ fn run(
     let (report, _) = common::json_report(cmd);
     let mut verdicts = Verdicts::new();
     for cell in report["cells"].as_array().unwrap() {
-        let failed = cell["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["verdict"] == "fail")
-            .map(|c| c["name"].as_str().unwrap().to_string())
-            .collect();
+        let failed = common::failed_checks(cell).into_iter().collect();
         let key = |k: &str| cell[k].as_str().unwrap().to_string();
         verdicts.insert(
             (key("variant"), key("scenario"), key("environment")),
@@ -141,12 +135,7 @@ fn an_exec_wrapper_is_judged_like_none() {
     );
     assert_same(&verdicts, "ex", "none");
     for cell in report["cells"].as_array().unwrap() {
-        let roles: Vec<&str> = cell["processes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["role"].as_str().unwrap())
-            .collect();
+        let roles = common::roles(cell);
         assert!(!roles.contains(&"init"), "no init under `env`: {cell}");
         assert_eq!(
             roles.iter().filter(|r| **r == "master").count(),

@@ -53,25 +53,25 @@ pub fn harness_cost(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result
     let (c, b, h) = (Stats::of(cells), Stats::of(bares), Stats::of(hangs));
     let mut out = String::new();
     let _ = writeln!(out, "\n| harness | median (min–max) |\n|---|---|");
-    let _ = writeln!(
-        out,
-        "| one cell: no init × gunicorn-gevent × direct | {} |",
-        fmt_stats(c, "s")
+    row(
+        &mut out,
+        "one cell: no init × gunicorn-gevent × direct",
+        fmt_stats(c, "s"),
     );
-    let _ = writeln!(
-        out,
-        "| the same workload bare (start, 2 workers ready, one request, kill) | {} |",
-        fmt_stats(b, "s")
+    row(
+        &mut out,
+        "the same workload bare (start, 2 workers ready, one request, kill)",
+        fmt_stats(b, "s"),
     );
-    let _ = writeln!(
-        out,
-        "| cell ÷ bare | {} |",
-        ratio(c.map(|x| x.median), b.map(|x| x.median))
+    row(
+        &mut out,
+        "cell ÷ bare",
+        ratio(c.map(|x| x.median), b.map(|x| x.median)),
     );
-    let _ = writeln!(
-        out,
-        "| issue-38 hang: start to verdict (whole cell) | {} |",
-        fmt_stats(h, "s")
+    row(
+        &mut out,
+        "issue-38 hang: start to verdict (whole cell)",
+        fmt_stats(h, "s"),
     );
     out.push_str(&crowded(ctx, find("none")?, gunicorn, sizes, c)?);
     Ok(out)
@@ -111,22 +111,27 @@ fn crowded(
         sizes.crowd,
         fmt_stats(busy, "s")
     );
-    let _ = writeln!(
-        out,
-        "| crowded cell ÷ quiet cell | {} |",
-        ratio(busy.map(|x| x.median), quiet.map(|x| x.median))
+    row(
+        &mut out,
+        "crowded cell ÷ quiet cell",
+        ratio(busy.map(|x| x.median), quiet.map(|x| x.median)),
     );
-    let _ = writeln!(
-        out,
-        "| one sample of a 2-process tree among them: its own subtree (`task/*/children`) | {} |",
-        fmt_stats(walk, "ms")
+    row(
+        &mut out,
+        "one sample of a 2-process tree among them: its own subtree (`task/*/children`)",
+        fmt_stats(walk, "ms"),
     );
-    let _ = writeln!(
-        out,
-        "| the same sample by reading every process on the host | {} |",
-        fmt_stats(scan, "ms")
+    row(
+        &mut out,
+        "the same sample by reading every process on the host",
+        fmt_stats(scan, "ms"),
     );
     Ok(out)
+}
+
+/// One row of the harness's table.
+fn row(out: &mut String, label: &str, value: String) {
+    let _ = writeln!(out, "| {label} | {value} |");
 }
 
 /// Milliseconds per sample of a small live tree, walked and scanned.

@@ -154,3 +154,35 @@ pub fn deviating(report: &serde_json::Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// The names of the checks a JSON report's cell failed.
+pub fn failed_checks(cell: &serde_json::Value) -> Vec<String> {
+    cell["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "fail")
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A docker command run to completion, with a deadline.
+pub fn docker_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("timeout")
+        .arg("180")
+        .arg("docker")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The roles of a JSON report's cell's processes, in order.
+pub fn roles(cell: &serde_json::Value) -> Vec<&str> {
+    cell["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["role"].as_str().unwrap())
+        .collect()
+}
