@@ -71,7 +71,8 @@ pub struct Launch {
     pub stdio: [Option<RawFd>; 3],
     /// Start the child as PID 1 of a fresh PID and mount namespace with its own
     /// `/proc` (needs CAP_SYS_ADMIN). The init never does this; the harness
-    /// uses it to run an init as PID 1 without a container engine.
+    /// uses it to run an init as PID 1 without a container engine, and only
+    /// a build with the `pid-namespace` feature (the harness's) has the code.
     pub new_pid_namespace: bool,
 }
 
@@ -200,6 +201,11 @@ fn resolve(
 
 impl Prepared {
     pub fn new(launch: &Launch) -> Result<Prepared, StartError> {
+        if launch.new_pid_namespace && !cfg!(feature = "pid-namespace") {
+            return Err(StartError::Init(
+                "this build cannot start a PID namespace (feature `pid-namespace`)".into(),
+            ));
+        }
         let path = resolve(&launch.program, &launch.env, launch.workdir.as_deref())?;
         let argv: Vec<CString> = launch
             .argv
@@ -255,6 +261,11 @@ impl Prepared {
             stdio: launch.stdio,
             new_pid_namespace: launch.new_pid_namespace,
         })
+    }
+
+    /// A fresh PID namespace was asked for, and this build can make one.
+    fn in_new_namespace(&self) -> bool {
+        cfg!(feature = "pid-namespace") && self.new_pid_namespace
     }
 
     /// Forks and execs. Returns once the child has exec'd (or failed to): the
@@ -316,7 +327,7 @@ impl Prepared {
     /// # Safety
     /// As for fork: the child may only make async-signal-safe calls.
     unsafe fn fork(&self) -> nix::Result<ForkResult> {
-        if !self.new_pid_namespace {
+        if !self.in_new_namespace() {
             // SAFETY: forwarded to the caller.
             return unsafe { nix::unistd::fork() };
         }
@@ -354,7 +365,7 @@ impl Prepared {
         };
         // SAFETY (whole block): plain system calls on prepared data.
         unsafe {
-            if self.new_pid_namespace && !mount_own_proc() {
+            if self.in_new_namespace() && !mount_own_proc() {
                 fail(STEP_NAMESPACE);
             }
             if own_group && libc::setpgid(0, 0) != 0 {

@@ -69,10 +69,11 @@ fn a_dead_stderr_kills_no_sibling() {
         Duration::from_secs(10),
         || (children_of(init) == [healthy]).then_some(()),
     );
+    let healthy = sighted(healthy);
     // A forwarded SIGPIPE would follow the failure log at once; give it
     // ample time to show.
     std::thread::sleep(Duration::from_millis(500));
-    assert!(alive(healthy), "the healthy sibling survived");
+    assert!(healthy.alive(), "the healthy sibling survived");
     live.signal(libc::SIGTERM);
     live.wait(Duration::from_secs(10));
 }

@@ -23,7 +23,7 @@ fn stubborn_processes_are_killed_after_grace(#[values(Env::Direct, Env::Pid1)] e
     wait_for("the tree to form", Duration::from_secs(10), || {
         (descendants(init).len() >= 3).then_some(())
     });
-    let tree = descendants(init);
+    let tree: Vec<Sighting> = descendants(init).into_iter().map(sighted).collect();
     let started = Instant::now();
     live.signal(libc::SIGTERM);
     let status = live.wait(Duration::from_secs(10));
@@ -37,8 +37,8 @@ fn stubborn_processes_are_killed_after_grace(#[values(Env::Direct, Env::Pid1)] e
         took < Duration::from_secs(3),
         "exit well before grace + 2 s: {took:?}"
     );
-    for pid in tree {
-        assert!(!alive(pid), "pid {pid} survived the init");
+    for p in tree {
+        assert!(!p.alive(), "pid {} survived the init", p.pid);
     }
 }
 
@@ -74,9 +74,9 @@ fn leftovers_are_stopped_when_the_main_child_exits() {
         ),
         Env::Direct,
     );
-    let sleeper: i32 = live.line(Duration::from_secs(10)).parse().unwrap();
+    let sleeper = sighted(live.line(Duration::from_secs(10)).parse().unwrap());
     assert_eq!(live.wait(Duration::from_secs(10)).code(), Some(3));
-    assert!(!alive(sleeper));
+    assert!(!sleeper.alive());
 }
 
 /// The documented choice: when the main child exits, leftovers that ignore
@@ -84,9 +84,17 @@ fn leftovers_are_stopped_when_the_main_child_exits() {
 /// may be flushing), and the init exits with the main child's status.
 #[rstest]
 fn orphans_ignoring_term_get_the_grace_period(#[values(Env::Direct, Env::Pid1)] env: Env) {
-    let script = "(trap '' TERM; exec sleep 60) & echo $!; exit 3";
+    // The main child exits only once the orphan ignores TERM: otherwise the
+    // init's TERM could reach the subshell before its `trap`, and there
+    // would be no orphan to wait for.
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "(trap '' TERM; touch {0}/trapped; exec sleep 60) & \
+         while [ ! -e {0}/trapped ]; do sleep 0.01; done; echo $!; exit 3",
+        dir.path().display()
+    );
     let mut live = Live::start(
-        command(INIT, env, &["--grace", "1", "--", "sh", "-c", script]),
+        command(INIT, env, &["--grace", "1", "--", "sh", "-c", &script]),
         env,
     );
     live.line(Duration::from_secs(10));
@@ -96,14 +104,14 @@ fn orphans_ignoring_term_get_the_grace_period(#[values(Env::Direct, Env::Pid1)] 
     let init = live.init_pid();
     let orphans = wait_for("the orphan", Duration::from_secs(10), || {
         let d = descendants(init);
-        (!d.is_empty()).then_some(d)
+        (!d.is_empty()).then(|| d.into_iter().map(sighted).collect::<Vec<_>>())
     });
     let status = live.wait(Duration::from_secs(10));
     let took = started.elapsed();
     assert_eq!(status.code(), Some(3));
     assert!(took >= Duration::from_millis(800), "grace kept: {took:?}");
     assert!(took < Duration::from_secs(4), "then SIGKILL: {took:?}");
-    for pid in orphans {
-        assert!(!alive(pid), "pid {pid} survived the init");
+    for p in orphans {
+        assert!(!p.alive(), "pid {} survived the init", p.pid);
     }
 }

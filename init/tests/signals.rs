@@ -42,16 +42,28 @@ fn group_flag_reaches_the_whole_group(#[values(false, true)] group: bool) {
     }
     args.extend(["--grace", "1", "--", "sh", "-c", script]);
     let live = Live::start(command(INIT, Env::Direct, &args), Env::Direct);
-    let sleeper: i32 = live.line(Duration::from_secs(10)).parse().unwrap();
+    let pid: i32 = live.line(Duration::from_secs(10)).parse().unwrap();
+    // Until it has exec'd, the forked child still has the shell's USR1
+    // handler, which would swallow the signal.
+    wait_for(
+        "the background job to become sleep",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c == "sleep\n")
+                .then_some(())
+        },
+    );
+    let sleeper = sighted(pid);
     live.signal(libc::SIGUSR1);
     assert_eq!(live.line(Duration::from_secs(5)), "sh-usr1");
     if group {
         wait_for("sleep to die of SIGUSR1", Duration::from_secs(5), || {
-            (!alive(sleeper)).then_some(())
+            (!sleeper.alive()).then_some(())
         });
     } else {
         std::thread::sleep(Duration::from_millis(300));
-        assert!(alive(sleeper), "without -g the sleep must not get SIGUSR1");
+        assert!(sleeper.alive(), "without -g the sleep must not get SIGUSR1");
     }
 }
 

@@ -248,7 +248,37 @@ pub fn descendants(pid: i32) -> Vec<i32> {
     found
 }
 
-pub fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit(')').next().and_then(|r| r.trim().chars().next()) != Some('Z'))
+/// State and start time from `/proc/PID/stat`.
+fn stat(pid: i32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = text.rsplit(')').next()?.split_whitespace().collect();
+    // After the command: state is field 3, start time field 22.
+    Some((
+        fields.first()?.chars().next()?,
+        fields.get(19)?.parse().ok()?,
+    ))
+}
+
+/// A process as first seen: its pid and start time. Pids are reused, and
+/// on a busy machine soon: a later look must find the same process.
+#[derive(Clone, Copy, Debug)]
+pub struct Sighting {
+    pub pid: i32,
+    start: Option<u64>,
+}
+
+pub fn sighted(pid: i32) -> Sighting {
+    Sighting {
+        pid,
+        start: stat(pid).map(|s| s.1),
+    }
+}
+
+impl Sighting {
+    /// The same process is still there and not a zombie.
+    pub fn alive(&self) -> bool {
+        self.start.is_some()
+            && stat(self.pid)
+                .is_some_and(|(state, start)| state != 'Z' && Some(start) == self.start)
+    }
 }
