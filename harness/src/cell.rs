@@ -79,6 +79,9 @@ pub struct CellResult {
     /// Every run of a flaky cell, with its evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rounds: Vec<Round>,
+    /// Checks its expectation says may go either way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub may_fail: Vec<String>,
     /// `--trace`: what the signal system calls show, in a few words; the
     /// whole trace is kept beside the cell's log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,8 +109,17 @@ impl Round {
         }
     }
 
-    pub fn outcome(&self) -> (Verdict, &[String]) {
-        (self.verdict, &self.failed_checks)
+    /// What must not change between runs: whether the cell ran, and the
+    /// failed checks other than those its expectation says may go either
+    /// way (measured, with a reason).
+    pub fn outcome(&self, may_fail: &[String]) -> (bool, Vec<String>) {
+        let failed = self
+            .failed_checks
+            .iter()
+            .filter(|c| !may_fail.contains(c))
+            .cloned()
+            .collect();
+        (self.verdict == Verdict::Skip, failed)
     }
 }
 
@@ -145,6 +157,7 @@ impl CellResult {
             runs: 1,
             flaky: false,
             rounds: Vec::new(),
+            may_fail: Vec::new(),
             trace: None,
         }
     }
@@ -198,6 +211,7 @@ pub fn run(
     let mut result = CellResult::observed(&variant.name, &scenario.name, env.name(), versions);
     result.expected = expected_text(&expected, &may_fail);
     result.expectation_reason = expectation.map(|e| e.reason.clone());
+    result.may_fail = may_fail.iter().cloned().collect();
     // CI, or INITLAB_REQUIRE_DOCKER=1 for docker cells: what cannot run fails.
     let strict = ctx.strict || (env == EnvKind::Docker && docker::required());
     match outcome {
