@@ -212,9 +212,13 @@ struct Call<'a> {
 }
 
 fn parse_line(line: &str) -> Option<Call<'_>> {
-    let mut parts = line.splitn(3, ' ');
-    let pid: i32 = parts.next()?.trim().parse().ok()?;
-    let rest = parts.next().filter(|t| t.contains(':')).and(parts.next())?;
+    // strace pads the pid column: `4934  12:47:14.362168 execve(...`.
+    let (pid, rest) = line.trim_start().split_once(' ')?;
+    let pid: i32 = pid.parse().ok()?;
+    let (time, rest) = rest.trim_start().split_once(' ')?;
+    if !time.contains(':') {
+        return None;
+    }
     let rest = rest.trim_start();
     let resumed = rest.starts_with("<... ");
     let (name, args) = if let Some(r) = rest.strip_prefix("<... ") {
@@ -519,6 +523,23 @@ mod tests {
         let s = summarize(ns);
         assert!(
             s.contains("pid 14589 exec'd cp with INT QUIT TERM CHLD blocked"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn a_padded_pid_column_is_read() {
+        let padded = ISSUE38
+            .replace("10716 ", "4934  ")
+            .replace("10717 ", "4935  ")
+            .replace("= 10717", "= 4935");
+        let s = summarize(&padded);
+        assert!(
+            s.starts_with("the init (pid 4934, initlab-init-issue38) blocked"),
+            "{s}"
+        );
+        assert!(
+            s.contains("pid 4935 exec'd sh with INT QUIT TERM CHLD blocked"),
             "{s}"
         );
     }
