@@ -105,6 +105,17 @@ fn bad_targets_are_one_line_and_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("no container"), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let out = initlab()
+            .args(["audit", "--image", "initlab-no-such-image:1"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("no image initlab-no-such-image:1"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
 }
 

@@ -157,6 +157,18 @@ pub fn audit_image(
     started: Instant,
 ) -> Result<CellResult, Refusal> {
     engine()?;
+    // Without a registry a missing image would only fail later, on a pull.
+    if helper::stdout_of(
+        docker(&["image", "inspect", "-f", "{{.Id}}", &run.image]).stderr_null(),
+        QUICK,
+    )
+    .is_none()
+    {
+        return Err(Refusal::Usage(format!(
+            "no image {} here: give one from `docker images`",
+            run.image
+        )));
+    }
     let traced = if run.trace {
         Some(trace_setup(run)?)
     } else {
@@ -204,11 +216,22 @@ pub fn audit_image(
         .map_err(|e| Refusal::Setup(format!("docker run {}: {e}", run.image)))?;
     if !out.status.success() {
         docker::remove_run(docker::run_id());
+        // The engine's own words: its error line, not the usage hint after it.
         let said = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = said
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let why = lines
+            .iter()
+            .find(|l| l.starts_with("docker:") || l.contains("Error"))
+            .or(lines.last())
+            .copied()
+            .unwrap_or("no output");
         return Err(Refusal::Usage(format!(
-            "docker run {} failed: {}",
-            run.image,
-            said.lines().last().unwrap_or("").trim()
+            "docker run {} failed: {why}",
+            run.image
         )));
     }
     let result = audit_started(run, &name, settle, started, traced.as_ref());
