@@ -17,15 +17,19 @@ pub struct Shard {
     pub count: usize,
 }
 
+/// More shards than a CI matrix would ever hold; a bound on what a split
+/// keeps per shard.
+pub const MAX_SHARDS: usize = 1000;
+
 impl FromStr for Shard {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard {s}: give I/N with 1 ≤ I ≤ N, e.g. 2/4");
+        let bad = || format!("--shard {s}: give I/N with 1 ≤ I ≤ N ≤ {MAX_SHARDS}, e.g. 2/4");
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let index: usize = i.trim().parse().map_err(|_| bad())?;
         let count: usize = n.trim().parse().map_err(|_| bad())?;
-        if index == 0 || index > count {
+        if index == 0 || index > count || count > MAX_SHARDS {
             return Err(bad());
         }
         Ok(Shard { index, count })
@@ -92,7 +96,17 @@ mod tests {
     #[test]
     fn parses_and_refuses() {
         assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
-        for bad in ["0/4", "5/4", "2", "a/b", "1/0", "-1/2", ""] {
+        for bad in [
+            "0/4",
+            "5/4",
+            "2",
+            "a/b",
+            "1/0",
+            "-1/2",
+            "",
+            "1/1001",
+            "1/99999999999999",
+        ] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
     }

@@ -131,16 +131,6 @@ pub fn init_of(container: &str, pid: i32) -> (String, BTreeMap<String, String>) 
     (basename(&exe).to_string(), versions)
 }
 
-/// A host process's executable's answer to `--version`, run with the same
-/// file (`/proc/PID/exe`), with a deadline.
-pub fn version_on_host(pid: i32) -> Option<String> {
-    let exe = format!("/proc/{pid}/exe");
-    first_line(helper::output(
-        duct::cmd(exe, ["--version"]).stderr_to_stdout(),
-        VERSION_DEADLINE,
-    ))
-}
-
 fn first_line(out: Result<std::process::Output, String>) -> Option<String> {
     let out = out.ok().filter(|o| o.status.success())?;
     let text = String::from_utf8_lossy(&out.stdout);

@@ -43,11 +43,11 @@ pub fn run(target: &Target, settle: Duration) -> Result<CellResult, Refusal> {
             })?;
             let exe = exe_of(root.pid);
             let mut versions = BTreeMap::new();
+            // Named by its executable only: running a host process's binary
+            // (as root) to ask its version would run whatever its owner put
+            // there. A container's init is asked inside its container.
             if let Some(exe) = &exe {
                 versions.insert("init".into(), exe.clone());
-                if let Some(v) = container::version_on_host(root.pid) {
-                    versions.insert("init version".into(), v);
-                }
             }
             let name = exe
                 .as_deref()
