@@ -71,9 +71,22 @@ impl Outcome {
     /// so a mask that differs from the baseline is looked at again, and one
     /// gone in a later sample is named as transient, not failed.
     fn compare_sampled(&mut self, baseline: Option<&Baseline>) {
-        let own = Baseline::from_processes(&self.processes);
-        let base = baseline.unwrap_or(&own).clone();
+        let base = match baseline {
+            Some(b) => b.clone(),
+            // The baseline run itself is its own reference, and a mask it
+            // holds for an instant must not become the standard: settle
+            // towards nothing blocked, keep what stays.
+            None => {
+                let mut own = Baseline::from_processes(&self.processes);
+                own.masks.values_mut().for_each(|m| m.0 = 0);
+                own
+            }
+        };
         let transient = settle(&mut self.processes, &base);
+        let base = match baseline {
+            Some(_) => base,
+            None => Baseline::from_processes(&self.processes),
+        };
         let mut blocked = checks::blocked(&self.processes, &base);
         let mut ignored = checks::ignored(&self.processes, &base);
         if !transient.is_empty() {
