@@ -230,14 +230,18 @@ fn parse_line(line: &str) -> Option<Call<'_>> {
         return None;
     }
     // In a PID namespace a fork returns the child's pid there; with
-    // --pidns-translation strace adds the pid it names the child by.
-    let result = args.rsplit_once(") = ").and_then(|(_, r)| {
-        let host = r
-            .split_once("/* ")
-            .filter(|(_, c)| c.contains(" in strace's PID NS"))
-            .and_then(|(_, c)| c.split_whitespace().next());
-        host.or_else(|| r.split_whitespace().next())?.parse().ok()
-    });
+    // --pidns-translation strace adds the pid it names the child by. A short
+    // call has its ` = ` padded to a column: `fork()            = 12660`.
+    let result = args
+        .rsplit_once(" = ")
+        .filter(|(call, _)| call.trim_end().ends_with(')'))
+        .and_then(|(_, r)| {
+            let host = r
+                .split_once("/* ")
+                .filter(|(_, c)| c.contains(" in strace's PID NS"))
+                .and_then(|(_, c)| c.split_whitespace().next());
+            host.or_else(|| r.split_whitespace().next())?.parse().ok()
+        });
     Some(Call {
         pid,
         name,
@@ -540,6 +544,32 @@ mod tests {
         );
         assert!(
             s.contains("pid 4935 exec'd sh with INT QUIT TERM CHLD blocked"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn a_short_call_with_a_padded_result_is_read() {
+        // initlab-init on musl: fork() blocks everything around the call and
+        // restores the mask after it, in parent and child.
+        let musl = r#"12656 14:40:04.616313 execve("/x/initlab-init", ["initlab-init", "--", "cp"], 0x7ffd /* 6 vars */) = 0
+12656 14:40:04.617005 rt_sigprocmask(SIG_BLOCK, ~[PIPE RTMIN RT_1], NULL, 8) = 0
+12656 14:40:04.617156 signalfd4(-1, ~[PIPE RTMIN RT_1], 8, SFD_CLOEXEC|SFD_NONBLOCK) = 3
+12656 14:40:04.617610 rt_sigprocmask(SIG_BLOCK, ~[], ~[KILL STOP RTMIN RT_1], 8) = 0
+12656 14:40:04.617633 fork()            = 12660
+12656 14:40:04.617780 rt_sigprocmask(SIG_SETMASK, ~[KILL STOP RTMIN RT_1],  <unfinished ...>
+12660 14:40:04.617793 rt_sigprocmask(SIG_SETMASK, ~[KILL PIPE STOP RTMIN RT_1], NULL, 8) = 0
+12656 14:40:04.617808 <... rt_sigprocmask resumed>NULL, 8) = 0
+12660 14:40:04.618000 rt_sigprocmask(SIG_SETMASK, [], NULL, 8) = 0
+12660 14:40:04.618100 execve("/usr/bin/cp", ["cp", "/proc/self/status", "/tmp/x"], 0x55557cb8e1b0 /* 6 vars */) = 0
+"#;
+        let s = summarize(musl);
+        assert!(
+            s.starts_with("the init (pid 12656, initlab-init) blocked everything but"),
+            "{s}"
+        );
+        assert!(
+            s.contains("1 program(s) exec'd below it, every one with an empty mask"),
             "{s}"
         );
     }

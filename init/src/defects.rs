@@ -8,6 +8,8 @@
 //! the mechanisms they break, so a mutant differs from `initlab-init` in
 //! that one place and nothing else.
 
+use crate::signals::bit;
+
 /// Which defects are switched on. The default is none: `initlab-init`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Defects {
@@ -29,10 +31,6 @@ pub struct Defects {
     pub silent: bool,
     /// The init execs into the command instead of forking it.
     pub exec: bool,
-}
-
-const fn bit(sig: i32) -> u64 {
-    1 << (sig - 1)
 }
 
 /// Each flag, the real init it stands for, and its defect.

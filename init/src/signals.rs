@@ -27,20 +27,17 @@ impl Flavor {
     /// The signals the init blocks before it forks and reads from its signalfd.
     pub fn handled(self) -> SigSet {
         match self {
-            // sigfillset: everything except what glibc reserves for itself
-            // (32, 33); the kernel never lets SIGKILL or SIGSTOP be blocked.
-            // SIGPIPE is left out: it is ignored instead (see `ignore_own`),
-            // because the one the init would read is raised by its own write
-            // to a dead stderr and must never be forwarded to the children.
+            // Every signal but 32 and 33, which glibc keeps for its own
+            // threads (the kernel never lets SIGKILL or SIGSTOP be blocked).
+            // Built from the raw mask because the C libraries' `sigfillset`
+            // differ: musl's also leaves out 34, which would then reach the
+            // init unblocked and end it. SIGPIPE is left out: it is ignored
+            // instead (see `ignore_own`), because the one the init would read
+            // is raised by its own write to a dead stderr and must never be
+            // forwarded to the children.
             Flavor::Clean | Flavor::Mutant(_) => {
-                let mut set = SigSet::all();
-                set.remove(Signal::SIGPIPE);
-                for sig in (1..=31).filter(|s| self.defects().unhandled & (1 << (s - 1)) != 0) {
-                    if let Ok(sig) = Signal::try_from(sig) {
-                        set.remove(sig);
-                    }
-                }
-                set
+                let reserved = bit(32) | bit(33) | bit(libc::SIGPIPE);
+                set_of(!reserved & !(self.defects().unhandled & 0x7fff_ffff))
             }
             Flavor::Issue38 => {
                 let mut set = SigSet::empty();
@@ -86,6 +83,51 @@ impl Flavor {
             _ => Defects::default(),
         }
     }
+}
+
+/// A signal taken by [`wait_for`].
+pub struct Taken {
+    pub signo: i32,
+    pub code: i32,
+    /// The value it was queued with (`sigqueue`), as a pointer-sized integer.
+    pub value: u64,
+}
+
+/// Waits up to `timeout` for one signal of `set` (which must be blocked)
+/// and takes it: `sigtimedwait`. None on timeout or interruption.
+pub fn wait_for(set: &SigSet, timeout: std::time::Duration) -> Option<Taken> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: an all-zero siginfo_t is valid; the kernel fills it in.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid set, siginfo and timespec for the duration of the call.
+    let signo = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, &ts) };
+    (signo > 0).then(|| Taken {
+        signo,
+        code: info.si_code,
+        // SAFETY: si_value is meaningful for queued signals and harmlessly
+        // zero or stale for the rest, whose value is never used.
+        value: unsafe { info.si_value() }.sival_ptr as usize as u64,
+    })
+}
+
+/// The bit of `sig` in a kernel signal mask.
+pub const fn bit(sig: i32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// The set of the signals in a kernel mask (bit n-1 for signal n), built
+/// without the C library's helpers, which refuse the signals they reserve.
+pub fn set_of(mask: u64) -> SigSet {
+    // SAFETY: an all-zero sigset_t is the empty set.
+    let mut raw: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: on Linux a sigset_t begins with the kernel's 64-bit mask, and
+    // is at least that large.
+    unsafe { std::ptr::write_unaligned(std::ptr::addr_of_mut!(raw).cast::<u64>(), mask) };
+    // SAFETY: any bits of the first word are a valid set.
+    unsafe { SigSet::from_sigset_t_unchecked(raw) }
 }
 
 const NAMES: [&str; 31] = [

@@ -2,6 +2,7 @@
 //! by side with its peers in one run; every figure of initlab-init is also
 //! given as a ratio to the best peer on that figure in the same run.
 
+mod cgroup;
 mod cost;
 mod helpers;
 mod measure;
@@ -13,10 +14,14 @@ use crate::cell::RunCtx;
 use crate::variant::Variant;
 
 pub use helpers::{helper_catch, helper_orphans};
-use measure::{fmt_stats, percentile, ratio, Init, Memory, Reaping, Stats};
+use measure::{fmt_stats, percentile, ratio, Init, Memory, Stats};
 
 /// How much to measure: the full benchmark, or a smoke run at tiny sizes.
 pub struct Sizes {
+    /// The inits take turns, pass after pass, each pass in a rotated order,
+    /// so that a change in the machine's load falls on all of them alike.
+    pub passes: usize,
+    /// Totals over all passes.
     pub spawn_runs: usize,
     pub orphans: usize,
     pub signal_rounds: usize,
@@ -28,6 +33,7 @@ pub struct Sizes {
 
 impl Sizes {
     pub const FULL: Sizes = Sizes {
+        passes: 5,
         spawn_runs: 200,
         orphans: 20_000,
         signal_rounds: 200,
@@ -35,6 +41,7 @@ impl Sizes {
         crowd: 2_000,
     };
     pub const QUICK: Sizes = Sizes {
+        passes: 1,
         spawn_runs: 5,
         orphans: 200,
         signal_rounds: 5,
@@ -85,26 +92,68 @@ struct Row {
     spawn: Option<Stats>,
     latency: Option<Stats>,
     latency_p90: Option<f64>,
-    reaping: Option<Reaping>,
+    /// Orphans reaped per second, one figure per pass.
+    reaping: Option<Stats>,
+    /// The most zombies any pass left.
+    zombies_left: Option<u64>,
     memory: Option<Memory>,
     binary_kb: Option<u64>,
     /// Whether the binary runs without a dynamic loader and libraries.
     binary_static: bool,
 }
 
+/// What the passes collected for one init in one environment.
+#[derive(Default)]
+struct Samples {
+    spawn: Vec<f64>,
+    latency: Vec<f64>,
+    reaping: Vec<f64>,
+    zombies_left: Option<u64>,
+    rss_kb: Vec<u64>,
+    hwm_kb: Vec<u64>,
+}
+
+impl Samples {
+    fn pass(&mut self, init: &Init, helper: &Path, pid1: bool, sizes: &Sizes) {
+        let share = |total: usize| total.div_ceil(sizes.passes.max(1));
+        if let Some(t) = measure::spawn_times(init, pid1, share(sizes.spawn_runs)) {
+            self.spawn.extend(t);
+        }
+        if let Some((lat, memory)) =
+            measure::latency(init, helper, pid1, share(sizes.signal_rounds))
+        {
+            self.latency.extend(lat);
+            if let Some(m) = memory {
+                self.rss_kb.push(m.rss_kb);
+                self.hwm_kb.push(m.hwm_kb);
+            }
+        }
+        if let Some(r) = pid1
+            .then(|| measure::reaping(init, helper, sizes.orphans))
+            .flatten()
+        {
+            self.reaping.push(r.per_second);
+            self.zombies_left = Some(self.zombies_left.unwrap_or(0).max(r.zombies_left));
+        }
+    }
+}
+
 impl Row {
-    fn measure(init: &Init, helper: &Path, pid1: bool, sizes: &Sizes) -> Row {
-        let spawn = measure::spawn_times(init, pid1, sizes.spawn_runs).and_then(Stats::of);
-        let (lat, memory) =
-            measure::latency(init, helper, pid1, sizes.signal_rounds).unwrap_or_default();
+    fn from_samples(init: &Init, s: Samples) -> Row {
+        let median = |v: Vec<u64>| Stats::of(v.into_iter().map(|x| x as f64).collect());
+        let memory = median(s.rss_kb)
+            .zip(s.hwm_kb.iter().max())
+            .map(|(rss, hwm)| Memory {
+                rss_kb: rss.median as u64,
+                hwm_kb: *hwm,
+            });
         Row {
             name: init.name,
-            spawn,
-            latency: Stats::of(lat.clone()),
-            latency_p90: percentile(lat, 0.9),
-            reaping: pid1
-                .then(|| measure::reaping(init, helper, sizes.orphans))
-                .flatten(),
+            spawn: Stats::of(s.spawn),
+            latency: Stats::of(s.latency.clone()),
+            latency_p90: percentile(s.latency, 0.9),
+            reaping: Stats::of(s.reaping),
+            zombies_left: s.zombies_left,
             memory,
             binary_kb: init
                 .path
@@ -125,6 +174,7 @@ impl Row {
             latency: None,
             latency_p90: None,
             reaping: None,
+            zombies_left: None,
             memory: None,
             binary_kb: None,
             binary_static: false,
@@ -156,7 +206,7 @@ const FIGURES: [Figure; 5] = [
     Figure {
         name: "orphans reaped per second (PID 1)",
         unit: "/s",
-        value: |r| r.reaping.map(|r| r.per_second),
+        value: |r| r.reaping.map(|r| r.median),
         higher_is_better: true,
     },
     Figure {
@@ -246,6 +296,75 @@ fn machine() -> String {
     )
 }
 
+/// Measures every init present in one environment, pass after pass.
+fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Row> {
+    let env = if pid1 { "pid1" } else { "direct" };
+    let present: Vec<&Init> = all
+        .iter()
+        .filter(|i| i.is_none() || i.path.is_some())
+        .collect();
+    let mut samples: Vec<Samples> = present.iter().map(|_| Samples::default()).collect();
+    for pass in 0..sizes.passes {
+        for k in 0..present.len() {
+            let i = (k + pass) % present.len();
+            eprintln!(
+                "initlab bench: {env}: pass {}/{}: {}",
+                pass + 1,
+                sizes.passes,
+                present[i].name
+            );
+            samples[i].pass(present[i], helper, pid1, sizes);
+        }
+    }
+    let mut measured = present.iter().zip(samples);
+    all.iter()
+        .map(|init| {
+            if !init.is_none() && init.path.is_none() {
+                eprintln!("initlab bench: {env}: {} is not installed", init.name);
+                return Row::missing(init.name);
+            }
+            let (init, s) = measured.next().expect("one sample set per present init");
+            Row::from_samples(init, s)
+        })
+        .collect()
+}
+
+fn write_rows(out: &mut String, env: &str, rows: &[Row]) {
+    let bare = rows.iter().find(|r| r.name == "none").and_then(|r| r.spawn);
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {env} | {} | {} | {} | {} | {} | {} | {} |",
+            r.name,
+            fmt_stats(r.spawn, "ms"),
+            ratio(r.spawn.map(|s| s.median), bare.map(|s| s.median)),
+            latency_text(r),
+            r.reaping.map_or("—".into(), |r| format!(
+                "{:.0} ({:.0}–{:.0})",
+                r.median, r.min, r.max
+            )),
+            r.zombies_left.map_or("—".into(), |z| z.to_string()),
+            r.memory
+                .map_or("—".into(), |m| format!("{} / {} kB", m.rss_kb, m.hwm_kb)),
+            r.binary_kb.map_or("—".into(), |k| format!(
+                "{k} kB, {}",
+                if r.binary_static { "static" } else { "dynamic" }
+            )),
+        );
+    }
+}
+
+fn latency_text(r: &Row) -> String {
+    format!(
+        "{} / {}",
+        r.latency.map_or("—".into(), |s| format!(
+            "{:.0} µs ({:.0}–{:.0})",
+            s.median, s.min, s.max
+        )),
+        r.latency_p90.map_or("—".into(), |p| format!("{p:.0} µs")),
+    )
+}
+
 /// Runs the benchmark; returns the report as Markdown.
 pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<String, String> {
     let helper = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -253,6 +372,27 @@ pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<String, 
     let mut out = String::new();
     let mut summary = String::new();
     let _ = writeln!(out, "machine: {} (before)\n", machine());
+    let group = cgroup::CpuGroup::enter();
+    let autogroup = cgroup::autogroup();
+    let _ = writeln!(
+        out,
+        "{}\n",
+        match (&group, autogroup) {
+            (Some(g), _) => format!(
+                "The inits ran in the CPU cgroup {}, as in a container{}.",
+                g.name(),
+                if autogroup {
+                    "; the host's autogroup scheduling did not apply to them"
+                } else {
+                    ""
+                }
+            ),
+            (None, true) => "No CPU cgroup could be made: the inits ran in the host's root \
+                group, where autogroup gives each session its own scheduling group."
+                .to_string(),
+            (None, false) => "No CPU cgroup could be made; autogroup is off.".to_string(),
+        }
+    );
     let _ = writeln!(
         out,
         "| init | env | spawn `INIT /bin/true` | × /bin/true | SIGTERM latency median / p90 | orphans reaped/s (PID 1) | zombies left | VmRSS / VmHWM | binary |"
@@ -260,40 +400,8 @@ pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<String, 
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for pid1 in [false, true] {
         let env = if pid1 { "pid1" } else { "direct" };
-        let mut rows = Vec::new();
-        for init in &all {
-            if !init.is_none() && init.path.is_none() {
-                eprintln!("initlab bench: {env}: {} is not installed", init.name);
-                rows.push(Row::missing(init.name));
-                continue;
-            }
-            eprintln!("initlab bench: {env}: {}", init.name);
-            rows.push(Row::measure(init, &helper, pid1, sizes));
-        }
-        let bare = rows.iter().find(|r| r.name == "none").and_then(|r| r.spawn);
-        for r in &rows {
-            let _ = writeln!(
-                out,
-                "| {} | {env} | {} | {} | {} / {} | {} | {} | {} | {} |",
-                r.name,
-                fmt_stats(r.spawn, "ms"),
-                ratio(r.spawn.map(|s| s.median), bare.map(|s| s.median)),
-                r.latency.map_or("—".into(), |s| format!(
-                    "{:.0} µs ({:.0}–{:.0})",
-                    s.median, s.min, s.max
-                )),
-                r.latency_p90.map_or("—".into(), |p| format!("{p:.0} µs")),
-                r.reaping
-                    .map_or("—".into(), |r| format!("{:.0}", r.per_second)),
-                r.reaping.map_or("—".into(), |r| r.zombies_left.to_string()),
-                r.memory
-                    .map_or("—".into(), |m| format!("{} / {} kB", m.rss_kb, m.hwm_kb)),
-                r.binary_kb.map_or("—".into(), |k| format!(
-                    "{k} kB, {}",
-                    if r.binary_static { "static" } else { "dynamic" }
-                )),
-            );
-        }
+        let rows = measure_env(&all, &helper, pid1, sizes);
+        write_rows(&mut out, env, &rows);
         against_best(&mut summary, env, &rows);
     }
     let _ = writeln!(
@@ -301,6 +409,23 @@ pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<String, 
         "\n| env | initlab-init against the best peer | initlab-init | best peer | ratio | |\n|---|---|---|---|---|---|"
     );
     out.push_str(&summary);
+    // The same latency where autogroup applies, for the whole picture.
+    if group.is_some() && autogroup {
+        drop(group);
+        let _ = writeln!(
+            out,
+            "\n| init (pid1, outside any CPU cgroup, autogroup on) | SIGTERM latency median / p90 |\n|---|---|"
+        );
+        for init in all.iter().filter(|i| i.is_none() || i.path.is_some()) {
+            eprintln!("initlab bench: latency outside the cgroup: {}", init.name);
+            let mut s = Samples::default();
+            if let Some((lat, _)) = measure::latency(init, &helper, true, sizes.signal_rounds) {
+                s.latency = lat;
+            }
+            let row = Row::from_samples(init, s);
+            let _ = writeln!(out, "| {} | {} |", row.name, latency_text(&row));
+        }
+    }
     out.push_str(&cost::harness_cost(ctx, variants, sizes)?);
     let _ = writeln!(out, "\nmachine: {} (after)", machine());
     Ok(out)
