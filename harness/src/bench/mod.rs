@@ -25,6 +25,8 @@ pub struct Sizes {
     pub spawn_runs: usize,
     pub orphans: usize,
     pub signal_rounds: usize,
+    /// Fresh inits the latency rounds are spread over.
+    pub signal_processes: usize,
     pub cell_runs: usize,
     /// Unrelated processes on the host while the harness's own cost is
     /// measured again.
@@ -37,6 +39,7 @@ impl Sizes {
         spawn_runs: 200,
         orphans: 20_000,
         signal_rounds: 200,
+        signal_processes: 25,
         cell_runs: 3,
         crowd: 2_000,
     };
@@ -45,6 +48,7 @@ impl Sizes {
         spawn_runs: 5,
         orphans: 200,
         signal_rounds: 5,
+        signal_processes: 1,
         cell_runs: 1,
         crowd: 100,
     };
@@ -119,21 +123,38 @@ impl Samples {
         if let Some(t) = measure::spawn_times(init, pid1, share(sizes.spawn_runs)) {
             self.spawn.extend(t);
         }
-        if let Some((lat, memory)) =
-            measure::latency(init, helper, pid1, share(sizes.signal_rounds))
-        {
-            self.latency.extend(lat);
-            if let Some(m) = memory {
-                self.rss_kb.push(m.rss_kb);
-                self.hwm_kb.push(m.hwm_kb);
-            }
-        }
+        // A fresh init for every few rounds: where the scheduler places an
+        // init, its child and the harness holds for the life of the process
+        // and moves its latency by microseconds, so many short lives average
+        // over placements that one long life would draw only once.
+        self.latency_of(init, helper, pid1, sizes, share(sizes.signal_processes));
         if let Some(r) = pid1
             .then(|| measure::reaping(init, helper, sizes.orphans))
             .flatten()
         {
             self.reaping.push(r.per_second);
             self.zombies_left = Some(self.zombies_left.unwrap_or(0).max(r.zombies_left));
+        }
+    }
+
+    /// Latency rounds over `processes` fresh inits, and their memory.
+    fn latency_of(
+        &mut self,
+        init: &Init,
+        helper: &Path,
+        pid1: bool,
+        sizes: &Sizes,
+        processes: usize,
+    ) {
+        let rounds = sizes.signal_rounds.div_ceil(sizes.signal_processes.max(1));
+        for _ in 0..processes {
+            if let Some((lat, memory)) = measure::latency(init, helper, pid1, rounds) {
+                self.latency.extend(lat);
+                if let Some(m) = memory {
+                    self.rss_kb.push(m.rss_kb);
+                    self.hwm_kb.push(m.hwm_kb);
+                }
+            }
         }
     }
 }
@@ -419,9 +440,7 @@ pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<String, 
         for init in all.iter().filter(|i| i.is_none() || i.path.is_some()) {
             eprintln!("initlab bench: latency outside the cgroup: {}", init.name);
             let mut s = Samples::default();
-            if let Some((lat, _)) = measure::latency(init, &helper, true, sizes.signal_rounds) {
-                s.latency = lat;
-            }
+            s.latency_of(init, &helper, true, sizes, sizes.signal_processes);
             let row = Row::from_samples(init, s);
             let _ = writeln!(out, "| {} | {} |", row.name, latency_text(&row));
         }
