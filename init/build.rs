@@ -29,7 +29,7 @@ fn main() {
         fail(&format!(
             "initlab-init links musl's C library statically and found none (looked for \
              rcrt1.o and libc.a in /usr/lib/{arch}-linux-musl and /usr/lib/musl/lib); \
-             install it with `apt-get install musl-dev`, or set INITLAB_MUSL_LIB to the \
+             install it with `apt-get install musl-tools`, or set INITLAB_MUSL_LIB to the \
              directory that holds them"
         ));
     };
@@ -63,19 +63,28 @@ fn main() {
 }
 
 fn musl_lib(arch: &str) -> Option<PathBuf> {
-    let given = std::env::var_os("INITLAB_MUSL_LIB").map(PathBuf::from);
     let has = |d: &Path| {
         ["rcrt1.o", "crt1.o", "crti.o", "crtn.o", "libc.a"]
             .iter()
             .all(|f| d.join(f).is_file())
     };
-    given
-        .into_iter()
-        .chain([
-            PathBuf::from(format!("/usr/lib/{arch}-linux-musl")),
-            PathBuf::from("/usr/lib/musl/lib"),
-        ])
-        .find(|d| has(d))
+    // A directory named by hand is the one meant: no quiet fallback.
+    if let Some(given) = std::env::var_os("INITLAB_MUSL_LIB").map(PathBuf::from) {
+        if !has(&given) {
+            fail(&format!(
+                "initlab-init: INITLAB_MUSL_LIB={} holds no rcrt1.o, crt1.o, crti.o, crtn.o \
+                 and libc.a of musl; point it at musl's library directory, or unset it",
+                given.display()
+            ));
+        }
+        return Some(given);
+    }
+    [
+        PathBuf::from(format!("/usr/lib/{arch}-linux-musl")),
+        PathBuf::from("/usr/lib/musl/lib"),
+    ]
+    .into_iter()
+    .find(|d| has(d))
 }
 
 fn libgcc_dir() -> Option<PathBuf> {

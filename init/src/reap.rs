@@ -68,10 +68,10 @@ fn ending_of(status: i32) -> Ending {
     }
 }
 
-/// Reaps every child that has ended, adopted orphans included. Called on every
-/// wake-up because SIGCHLDs coalesce: one signal may stand for many exits.
-pub fn sweep() -> Sweep {
-    let mut ended = Vec::new();
+/// Reaps every child that has ended, adopted orphans included, into `ended`
+/// (empty, kept for its capacity). Called after every SIGCHLD because they
+/// coalesce: one signal may stand for many exits.
+pub fn sweep(mut ended: Vec<(Pid, Ending)>) -> Sweep {
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes only to `status`.

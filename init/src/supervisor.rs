@@ -134,22 +134,40 @@ pub struct Supervisor {
     /// Single-command mode: the index of the main child.
     main: Option<usize>,
     options: Options,
-    signals: SignalFd,
+    /// Only when the loop also waits on notify sockets (or relays output),
+    /// and in the issue-38 replica: then signals are read from it. Otherwise
+    /// the loop waits in `sigtimedwait`, which takes the signal in the same
+    /// system call.
+    signals: Option<SignalFd>,
     phase: Phase,
     /// The init's own pid, asked once: `send` checks it before every kill.
     me: i32,
     /// A SIGCHLD came, or a wait ran out: the next pass sweeps. A pass woken
     /// by another signal goes straight back to sleep after forwarding it.
     sweep_due: bool,
+    /// The sweep's list, kept between sweeps: a burst of thousands of exits
+    /// would otherwise have the allocator map and unmap it on every wake.
+    ended: Vec<(Pid, Ending)>,
 }
 
 impl Supervisor {
-    /// `signals` must read the set that was blocked before anything forked.
+    /// `options.flavor.handled()` must be the set that was blocked before
+    /// anything forked.
     pub fn new(units: Vec<Unit>, main: Option<usize>, options: Options) -> nix::Result<Self> {
-        let signals = SignalFd::with_flags(
-            &options.flavor.handled(),
-            SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
-        )?;
+        // The issue-38 replica reads a signalfd as cinit does, so that a
+        // trace of it shows what cinit's shows.
+        let polled = options.flavor == Flavor::Issue38
+            || units
+                .iter()
+                .any(|u| u.notify.is_some() || u.relay.is_some());
+        let signals = if polled {
+            Some(SignalFd::with_flags(
+                &options.flavor.handled(),
+                SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+            )?)
+        } else {
+            None
+        };
         Ok(Supervisor {
             units,
             main,
@@ -158,6 +176,7 @@ impl Supervisor {
             phase: Phase::Running,
             me: std::process::id() as i32,
             sweep_due: true,
+            ended: Vec::new(),
         })
     }
 
@@ -169,20 +188,24 @@ impl Supervisor {
             // must be known before its original parent is reaped.
             self.read_notifications();
             self.relay_output();
+            let ended = std::mem::take(&mut self.ended);
             let sweep = if !std::mem::take(&mut self.sweep_due) {
                 reap::Sweep {
-                    ended: Vec::new(),
+                    ended,
                     no_children: false,
                 }
             } else if self.options.flavor.defects().no_reap {
                 let own: Vec<Pid> = self.units.iter().filter_map(Unit::pid).collect();
                 reap::collect(&own)
             } else {
-                reap::sweep()
+                reap::sweep(ended)
             };
-            for (pid, ending) in sweep.ended {
+            for &(pid, ending) in &sweep.ended {
                 self.record(pid, ending);
             }
+            let mut ended = sweep.ended;
+            ended.clear();
+            self.ended = ended;
             self.check_adopted_mains();
             if matches!(self.phase, Phase::Running) {
                 self.start_due();
@@ -427,27 +450,23 @@ impl Supervisor {
             timeout = timeout.min(until.saturating_duration_since(Instant::now()));
         }
         // With nothing to watch but signals, the wait is the one system call
-        // that also takes the signal (as tini does): a poll on the signalfd
+        // that also takes the signal (as tini does): a poll on a signalfd
         // and then a read cost a forwarded signal about 5 µs more, measured
         // against tini, dumb-init and catatonit side by side.
-        if self
-            .units
-            .iter()
-            .all(|u| u.notify.is_none() && u.relay.is_none())
-        {
+        let Some(signalfd) = &self.signals else {
             match signals::wait_for(&self.options.flavor.handled(), timeout) {
                 Some(info) => self.on_signal(info.signo, info.code, info.value),
                 None => self.sweep_due = true,
             }
             return;
-        }
-        self.poll(timeout);
+        };
+        self.poll(signalfd.as_fd(), timeout);
         self.sweep_due = true;
         self.read_signals();
     }
 
-    fn poll(&self, timeout: Duration) {
-        let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+    fn poll(&self, signalfd: BorrowedFd<'_>, timeout: Duration) {
+        let mut fds = vec![PollFd::new(signalfd, PollFlags::POLLIN)];
         let notify: Vec<BorrowedFd<'_>> = self
             .units
             .iter()
@@ -492,7 +511,10 @@ impl Supervisor {
         const SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
         let mut buf = [0u8; 16 * SIZE];
         loop {
-            let n = nix::unistd::read(&self.signals, &mut buf).unwrap_or(0);
+            let Some(signalfd) = &self.signals else {
+                return;
+            };
+            let n = nix::unistd::read(signalfd, &mut buf).unwrap_or(0);
             for chunk in buf[..n].chunks_exact(SIZE) {
                 // SAFETY: the kernel wrote whole signalfd_siginfo records;
                 // read_unaligned copes with the byte buffer's alignment.
@@ -508,8 +530,8 @@ impl Supervisor {
 
     /// One signal taken: its number, `si_code`, and the value it was
     /// queued with.
-    fn on_signal(&mut self, signo: i32, code: i32, value: u64) {
-        let sig = signo;
+    fn on_signal(&mut self, received: i32, code: i32, value: u64) {
+        let sig = received;
         if sig == libc::SIGCHLD {
             self.sweep_due = true; // the sweep after this wake-up collects it
             return;
@@ -549,8 +571,10 @@ impl Supervisor {
         }
         if log::verbose() {
             if stopping_now {
-                let received = signals::name(signo);
-                log::say(format_args!("received {received}; stopping"));
+                log::say(format_args!(
+                    "received {}; stopping",
+                    signals::name(received)
+                ));
             }
             for unit in &self.units {
                 if let Some(pid) = unit.pid() {
