@@ -30,7 +30,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::unistd::{ForkResult, Pid};
 
-use crate::signals::MAX_SIGNAL;
+use crate::signals::{bit, MAX_SIGNAL};
 
 /// Who a child runs as.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -571,7 +571,7 @@ fn set_disposition(sig: i32, handler: libc::sighandler_t) {
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn plant_defects(blocked: u64, ignored: u64) {
     for sig in 1..=MAX_SIGNAL {
-        if ignored & (1u64 << (sig - 1)) != 0 {
+        if ignored & bit(sig) != 0 {
             set_disposition(sig, libc::SIG_IGN);
         }
     }

@@ -153,7 +153,7 @@ pub fn name(sig: i32) -> String {
 /// n-1 stands for signal n.
 pub fn decode_mask(mask: u64) -> Vec<i32> {
     (1..=MAX_SIGNAL)
-        .filter(|sig| mask & (1u64 << (sig - 1)) != 0)
+        .filter(|&sig| mask & bit(sig) != 0)
         .collect()
 }
 

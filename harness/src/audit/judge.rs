@@ -6,16 +6,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use initlab_init::signals::bit;
+
 use crate::checks::Check;
 use crate::proc_state::{show_mask, Observed, ProcInfo, Role};
 
 /// Signals CPython ignores by itself at start-up: a Python process that
 /// ignores them did it on its own.
 pub const PYTHON_IGNORES: u64 = bit(libc::SIGPIPE) | bit(libc::SIGXFSZ);
-
-const fn bit(sig: i32) -> u64 {
-    1 << (sig - 1)
-}
 
 /// One process in both samples: the same pid and start time.
 struct Seen<'a> {
