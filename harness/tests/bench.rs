@@ -33,7 +33,7 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
             l.starts_with("| ") && !l.starts_with("| init |") && !l.starts_with("| harness |")
         })
         .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
-        .filter(|c: &Vec<String>| c.len() == 11)
+        .filter(|c: &Vec<String>| c.len() == 12)
         .collect();
     for init in ["none", "initlab-init", "tini", "dumb-init", "catatonit"] {
         for env in ["direct", "pid1"] {
@@ -47,7 +47,8 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
             );
             assert!(row[5].contains("µs"), "latency measured: {row:?}");
             if env == "pid1" && init != "none" {
-                assert_eq!(row[7], "0", "zombies left under {init}: {row:?}");
+                assert_eq!(row[8], "0", "zombies left under {init}: {row:?}");
+                assert!(row[7].contains(" ms ("), "the init's CPU: {row:?}");
                 assert!(
                     row[6]
                         .split_whitespace()
@@ -58,14 +59,22 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
                 );
             }
             if init == "initlab-init" {
-                assert!(row[9].ends_with("kB, static"), "a static init: {row:?}");
+                assert!(row[10].ends_with("kB, static"), "a static init: {row:?}");
             }
         }
     }
     // Each figure of ours against the best peer of the same run, with a
     // verdict: measured, never assumed.
     for env in ["direct", "pid1"] {
-        for figure in ["spawn", "SIGTERM", "VmRSS", "static binary"] {
+        let burst: &[&str] = if env == "pid1" {
+            &["orphans", "init CPU"]
+        } else {
+            &[]
+        };
+        for figure in ["spawn", "SIGTERM", "VmRSS", "static binary"]
+            .iter()
+            .chain(burst)
+        {
             let line = text
                 .lines()
                 .find(|l| l.starts_with(&format!("| {env} | {figure}")))

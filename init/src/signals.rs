@@ -89,6 +89,8 @@ impl Flavor {
 pub struct Taken {
     pub signo: i32,
     pub code: i32,
+    /// The sender, or for a child's exit notice the child.
+    pub pid: i32,
     /// The value it was queued with (`sigqueue`), as a pointer-sized integer.
     pub value: u64,
 }
@@ -107,6 +109,9 @@ pub fn wait_for(set: &SigSet, timeout: std::time::Duration) -> Option<Taken> {
     (signo > 0).then(|| Taken {
         signo,
         code: info.si_code,
+        // SAFETY: si_pid is set for every signal a process or the kernel's
+        // child notice sends, and zero otherwise.
+        pid: unsafe { info.si_pid() },
         // SAFETY: si_value is meaningful for queued signals and harmlessly
         // zero or stale for the rest, whose value is never used.
         value: unsafe { info.si_value() }.sival_ptr as usize as u64,
@@ -187,6 +192,29 @@ pub fn is_fault_signal(sig: i32) -> bool {
 /// process sent the signal; positive ones mean the kernel generated it.
 pub fn sent_by_process(si_code: i32) -> bool {
     si_code <= 0
+}
+
+/// `sig` is pending for the process: blocked, sent, and not yet taken.
+pub fn is_pending(sig: i32) -> bool {
+    // SAFETY: an all-zero sigset_t is valid; sigpending fills it in.
+    let mut raw: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the first 64 bits of a sigset_t are the kernel's mask.
+    unsafe {
+        libc::sigpending(&mut raw) == 0
+            && std::ptr::read_unaligned(std::ptr::addr_of!(raw).cast::<u64>()) & bit(sig) != 0
+    }
+}
+
+/// `si_code` says the kernel sent this SIGCHLD for a child that ended
+/// (not one that stopped or went on, and not a process's kill): then its
+/// `si_pid` names a child of the init. No process can forge the code: the
+/// kernel refuses a non-negative one queued by one process to another
+/// (rt_sigqueueinfo(2)).
+pub fn is_exit_notice(si_code: i32) -> bool {
+    matches!(
+        si_code,
+        libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED
+    )
 }
 
 #[cfg(test)]

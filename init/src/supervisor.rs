@@ -22,8 +22,21 @@ use crate::terminal;
 use crate::tree;
 
 /// How often the loop wakes without a signal, to sweep for zombies whose
-/// SIGCHLD was coalesced with another.
+/// SIGCHLD was coalesced with another; and how long a sweep may wait for
+/// exits to stop (see `QUIET`) before it runs anyway.
 const SWEEP: Duration = Duration::from_secs(1);
+/// While running, a sweep waits until no child has exited for this long.
+/// Each SIGCHLD's own child is collected at once by pid (see `on_signal`),
+/// so only exits whose SIGCHLD coalesced with another wait this long. In a
+/// burst of thousands of orphans exiting, sweeping as they come cost tini,
+/// dumb-init and catatonit alike up to seconds of CPU, read from
+/// /proc/1/schedstat under each: every waitpid(-1) walked the children
+/// still alive ahead of the zombie it found. After the burst, one sweep
+/// finds every zombie at the front.
+const QUIET: Duration = Duration::from_millis(10);
+/// Exits that never stop for `QUIET` still get a sweep every `SWEEP`, which
+/// may go on for this long while more come: at most a fortieth of the time.
+const OVERDUE_BUDGET: Duration = Duration::from_millis(25);
 /// After SIGKILL, how long to wait for the kernel to finish the kills.
 const AFTER_KILL: Duration = Duration::from_secs(2);
 
@@ -142,9 +155,13 @@ pub struct Supervisor {
     phase: Phase,
     /// The init's own pid, asked once: `send` checks it before every kill.
     me: i32,
-    /// A SIGCHLD came, or a wait ran out: the next pass sweeps. A pass woken
-    /// by another signal goes straight back to sleep after forwarding it.
+    /// The next pass sweeps. A pass woken by another signal goes straight
+    /// back to sleep after forwarding it.
     sweep_due: bool,
+    /// Since when a child may have ended that is not collected yet: a
+    /// SIGCHLD came (they coalesce), or a sweep stopped for exits still
+    /// coming. None after a sweep that left nothing to collect.
+    owed_since: Option<Instant>,
     /// The sweep's list, kept between sweeps: a burst of thousands of exits
     /// would otherwise have the allocator map and unmap it on every wake.
     ended: Vec<(Pid, Ending)>,
@@ -176,6 +193,7 @@ impl Supervisor {
             phase: Phase::Running,
             me: std::process::id() as i32,
             sweep_due: true,
+            owed_since: None,
             ended: Vec::new(),
         })
     }
@@ -193,12 +211,21 @@ impl Supervisor {
                 reap::Sweep {
                     ended,
                     no_children: false,
+                    complete: false,
                 }
             } else if self.options.flavor.defects().no_reap {
                 let own: Vec<Pid> = self.units.iter().filter_map(Unit::pid).collect();
-                reap::collect(&own)
+                reap::collect(&own, ended)
             } else {
-                reap::sweep(ended)
+                let overdue = self.overdue();
+                let now = Instant::now();
+                let sweep = reap::sweep(ended, now + OVERDUE_BUDGET * u32::from(overdue));
+                if sweep.complete {
+                    self.owed_since = None;
+                } else if overdue {
+                    self.owed_since = Some(now);
+                }
+                sweep
             };
             for &(pid, ending) in &sweep.ended {
                 self.record(pid, ending);
@@ -343,6 +370,8 @@ impl Supervisor {
     }
 
     fn begin_stop(&mut self, requested: bool) {
+        // Whether anything is left to stop is for a sweep to tell.
+        self.sweep_due = true;
         self.phase = Phase::Stopping {
             deadline: Instant::now() + self.options.grace,
             killed_at: None,
@@ -433,10 +462,52 @@ impl Supervisor {
         code
     }
 
+    /// A SIGCHLD: collects the child it names and any of the init's own
+    /// programs that ended, each by pid, which costs no walk of the other
+    /// children; the sweep for the rest waits for a quiet spell (`QUIET`).
+    fn on_child_exit(&mut self, code: i32, pid: i32) {
+        let named = Pid::from_raw(pid);
+        let is_own = self.units.iter().any(|u| u.pid() == Some(named));
+        let mut own_ended = false;
+        // The mutant `no-reap` leaves orphans alone.
+        if signals::is_exit_notice(code) && (is_own || !self.options.flavor.defects().no_reap) {
+            if let Some(ending) = reap::one(pid) {
+                self.ended.push((named, ending));
+                own_ended = is_own;
+            }
+        }
+        for unit in &self.units {
+            let Some(p) = unit.pid().filter(|_| !unit.adopted_main) else {
+                continue;
+            };
+            if let Some(ending) = reap::one(p.as_raw()) {
+                self.ended.push((p, ending));
+                own_ended = true;
+            }
+        }
+        self.owed_since.get_or_insert_with(Instant::now);
+        // A program's end changes what the init does next, and once
+        // stopping every exit may be the last: sweep now, to know what is left.
+        if own_ended || !matches!(self.phase, Phase::Running) || self.overdue() {
+            self.sweep_due = true;
+        }
+    }
+
+    /// A sweep has been owed for `SWEEP`: exits have not stopped coming.
+    fn overdue(&self) -> bool {
+        self.owed_since.is_some_and(|t| t.elapsed() >= SWEEP)
+    }
+
     /// Sleeps until a signal, a notification, the next sweep or a deadline,
     /// and takes the signals that came.
     fn wait_and_read(&mut self) {
-        let mut timeout = SWEEP;
+        let mut timeout = if self.sweep_due {
+            Duration::ZERO
+        } else if let Some(since) = self.owed_since {
+            QUIET.min(SWEEP.saturating_sub(since.elapsed()))
+        } else {
+            SWEEP
+        };
         if let Phase::Stopping {
             deadline,
             killed_at,
@@ -455,17 +526,19 @@ impl Supervisor {
         // against tini, dumb-init and catatonit side by side.
         let Some(signalfd) = &self.signals else {
             match signals::wait_for(&self.options.flavor.handled(), timeout) {
-                Some(info) => self.on_signal(info.signo, info.code, info.value),
+                Some(info) => self.on_signal(info.signo, info.code, info.value, info.pid),
                 None => self.sweep_due = true,
             }
             return;
         };
-        self.poll(signalfd.as_fd(), timeout);
-        self.sweep_due = true;
+        if self.poll(signalfd.as_fd(), timeout) == 0 {
+            self.sweep_due = true;
+        }
         self.read_signals();
     }
 
-    fn poll(&self, signalfd: BorrowedFd<'_>, timeout: Duration) {
+    /// Returns how many descriptors are ready: 0 when the wait ran out.
+    fn poll(&self, signalfd: BorrowedFd<'_>, timeout: Duration) -> i32 {
         let mut fds = vec![PollFd::new(signalfd, PollFlags::POLLIN)];
         let notify: Vec<BorrowedFd<'_>> = self
             .units
@@ -479,9 +552,10 @@ impl Supervisor {
             .filter_map(|u| u.relay.as_ref().map(|r| r.as_fd()))
             .collect();
         fds.extend(relays.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
-        let ms =
-            PollTimeout::try_from(timeout.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
-        let _ = nix::poll::poll(&mut fds, ms);
+        // Rounded up: a wait cut short would look like a quiet spell.
+        let ms = PollTimeout::try_from(timeout.as_nanos().div_ceil(1_000_000) as i32)
+            .unwrap_or(PollTimeout::MAX);
+        nix::poll::poll(&mut fds, ms).unwrap_or(1)
     }
 
     /// Mutant `prefix-output`: what the child wrote, each line prefixed, to
@@ -520,7 +594,12 @@ impl Supervisor {
                 // read_unaligned copes with the byte buffer's alignment.
                 let info: libc::signalfd_siginfo =
                     unsafe { std::ptr::read_unaligned(chunk.as_ptr().cast()) };
-                self.on_signal(info.ssi_signo as i32, info.ssi_code, info.ssi_ptr);
+                self.on_signal(
+                    info.ssi_signo as i32,
+                    info.ssi_code,
+                    info.ssi_ptr,
+                    info.ssi_pid as i32,
+                );
             }
             if n < buf.len() {
                 return;
@@ -528,12 +607,12 @@ impl Supervisor {
         }
     }
 
-    /// One signal taken: its number, `si_code`, and the value it was
-    /// queued with.
-    fn on_signal(&mut self, received: i32, code: i32, value: u64) {
+    /// One signal taken: its number, `si_code`, the value it was queued
+    /// with, and the pid of its sender (or of the child that ended).
+    fn on_signal(&mut self, received: i32, code: i32, value: u64, pid: i32) {
         let sig = received;
         if sig == libc::SIGCHLD {
-            self.sweep_due = true; // the sweep after this wake-up collects it
+            self.on_child_exit(code, pid);
             return;
         }
         if signals::is_fault_signal(sig) && !signals::sent_by_process(code) {

@@ -53,6 +53,7 @@ impl CpuGroup {
             }
             None
         })?;
+        remove_stale(&home);
         let dir = home.join(format!("initlab-bench-{}", std::process::id()));
         std::fs::create_dir(&dir).ok()?;
         let group = CpuGroup { dir, home };
@@ -71,6 +72,28 @@ impl Drop for CpuGroup {
     }
 }
 
+/// Groups left by a benchmark that was killed before it could remove its
+/// own: their process is gone. A group still holding a process is kept
+/// (rmdir refuses it).
+fn remove_stale(home: &Path) {
+    let Ok(entries) = std::fs::read_dir(home) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("initlab-bench-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
 fn join(mount: &Path, pathname: &str) -> PathBuf {
     mount.join(pathname.trim_start_matches('/'))
 }
@@ -84,4 +107,26 @@ fn move_to(dir: &Path) -> bool {
 pub fn autogroup() -> bool {
     std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
         .is_ok_and(|v| v.trim() == "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_groups_of_gone_benchmarks_are_removed() {
+        let home = tempfile::tempdir().unwrap();
+        // Above the kernel's largest pid_max (2^22): never a live process.
+        let gone = home.path().join("initlab-bench-4194305");
+        let alive = home
+            .path()
+            .join(format!("initlab-bench-{}", std::process::id()));
+        let other = home.path().join("initlab-bench-x");
+        for d in [&gone, &alive, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        remove_stale(home.path());
+        assert!(!gone.exists());
+        assert!(alive.exists() && other.exists());
+    }
 }

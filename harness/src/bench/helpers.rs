@@ -12,8 +12,10 @@ use super::measure::now_ns;
 /// `initlab bench-helper orphans N`: runs under the init as PID 1. A middle
 /// process forks N children blocked on a pipe and exits, so all N are
 /// orphaned at once; closing the pipe makes them all exit at once. Prints
-/// `N SECONDS ZOMBIES_LEFT`, seconds from release until the namespace's
-/// /proc shows no process but the init and this one.
+/// `N SECONDS ZOMBIES_LEFT INIT_CPU_MS`: seconds from release until the
+/// namespace's /proc shows no process but the init and this one, and the
+/// CPU time the init (pid 1 here) spent meanwhile, or `-` where the kernel
+/// does not keep it.
 pub fn helper_orphans(n: usize) -> i32 {
     let count = || -> usize {
         std::fs::read_dir("/proc")
@@ -52,6 +54,15 @@ pub fn helper_orphans(n: usize) -> i32 {
         }
         Err(_) => return 1,
     }
+    let init_cpu = || {
+        std::fs::read_to_string("/proc/1/schedstat")
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse::<u64>()
+            .ok()
+    };
+    let cpu_before = init_cpu();
     let start = Instant::now();
     drop(w);
     // Each look reads a /proc of up to N entries: looking every 5 ms rather
@@ -68,7 +79,12 @@ pub fn helper_orphans(n: usize) -> i32 {
                 .count()
         })
         .unwrap_or(0);
-    println!("{n} {secs} {zombies}");
+    let cpu_ms = cpu_before
+        .zip(init_cpu())
+        .map_or("-".to_string(), |(a, b)| {
+            format!("{:.3}", b.saturating_sub(a) as f64 / 1e6)
+        });
+    println!("{n} {secs} {zombies} {cpu_ms}");
     0
 }
 

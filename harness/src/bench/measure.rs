@@ -138,6 +138,8 @@ pub fn spawn_times(init: &Init, pid1: bool, runs: usize) -> Option<Vec<f64>> {
 pub struct Reaping {
     pub per_second: f64,
     pub zombies_left: u64,
+    /// CPU time the init spent from the release to the last reap.
+    pub init_cpu_ms: Option<f64>,
 }
 
 pub fn reaping(init: &Init, helper: &Path, n: usize) -> Option<Reaping> {
@@ -163,6 +165,7 @@ pub fn reaping(init: &Init, helper: &Path, n: usize) -> Option<Reaping> {
     Some(Reaping {
         per_second: reaped / secs.max(1e-9),
         zombies_left: words.next()?.parse().ok()?,
+        init_cpu_ms: words.next().and_then(|w| w.parse().ok()),
     })
 }
 
