@@ -125,11 +125,11 @@ struct AuditArgs {
     #[arg(long, value_name = "PID")]
     pid: Option<i32>,
     /// A running container (name or id).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_container)]
     container: Option<String>,
     /// An image: run with its own ENTRYPOINT and CMD unless overridden,
     /// audited once ready, then stopped with `docker stop`.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
     image: Option<String>,
     /// Override the image's ENTRYPOINT.
     #[arg(long, value_name = "PATH")]
@@ -227,6 +227,58 @@ struct RunArgs {
     common: Common,
 }
 
+/// A container name or id as the engine spells them. They are passed to
+/// `docker` as arguments, where one starting with `-` would be an option.
+fn parse_container(s: &str) -> Result<String, String> {
+    let name = s.strip_prefix('/').unwrap_or(s);
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(
+            "not a container name or id: letters, digits, `_`, `.` and `-`, \
+             starting with a letter or digit (see `docker ps`)"
+                .into(),
+        )
+    }
+}
+
+/// An image reference, passed to `docker run` as an argument: never one
+/// that would read as an option, and never empty or holding blanks.
+fn parse_image(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.starts_with('-') || s.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        Err(
+            "not an image reference: give one as `docker images` lists it, \
+             such as initlab/gunicorn:latest"
+                .into(),
+        )
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// A command-line error as one line: what was wrong, without the usage
+/// block and tips that follow it.
+fn one_line(rendered: &str) -> String {
+    let what: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    format!(
+        "{} (see --help)",
+        what.join(" ").trim_start_matches("error: ")
+    )
+}
+
 fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
 }
@@ -318,13 +370,13 @@ fn usage(msg: String) -> Failure {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli.anchored(),
+        Err(e) if e.use_stderr() => {
+            eprintln!("initlab: {}", one_line(&e.render().to_string()));
+            return status::USAGE;
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                status::USAGE
-            } else {
-                status::OK
-            };
+            return status::OK;
         }
     };
     // The helpers run under the inits being measured: no threads, no reaper.
