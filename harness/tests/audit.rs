@@ -40,8 +40,12 @@ struct Tree(Child);
 
 impl Tree {
     fn start(init: &Path) -> Tree {
+        Tree::start_with(init, "sleep 60 & exec sleep 60")
+    }
+
+    fn start_with(init: &Path, script: &str) -> Tree {
         let child = Command::new(init)
-            .args(["--", "sh", "-c", "sleep 60 & exec sleep 60"])
+            .args(["--", "sh", "-c", script])
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
@@ -84,6 +88,34 @@ fn a_host_tree_under_the_issue_38_init_fails_and_ours_passes() {
     assert!(failed(&cell).is_empty(), "{cell}");
     // The init, the shell's background `sleep`, and the shell become `sleep`.
     assert_eq!(cell["processes"].as_array().unwrap().len(), 3, "{cell}");
+}
+
+/// The checks that read state rather than masks, on real processes: the
+/// shell's background child exits once the shell has become `sleep`, which
+/// never reaps it. Under the issue-38 init the shell and so `sleep` have
+/// SIGCHLD blocked, and the child's SIGCHLD stays pending.
+#[test]
+fn a_lasting_zombie_and_a_stuck_sigchld_are_found_in_a_real_tree() {
+    let dir = common::init_dir();
+    let script = "sleep 0.2 & exec sleep 60";
+    let broken = Tree::start_with(&dir.join("initlab-init-issue38"), script);
+    let (cell, status, err) = audit(&["--pid", &broken.0.id().to_string()]);
+    assert_eq!(status, Some(1), "{cell} {err}");
+    assert_eq!(
+        failed(&cell),
+        ["blocked", "sigchld-pending", "zombies"],
+        "{cell}"
+    );
+    let pending = evidence(&cell, "sigchld-pending");
+    assert!(pending.contains("sleep 60"), "{pending}");
+    let zombies = evidence(&cell, "zombies");
+    assert!(zombies.contains("not reaped by its parent"), "{zombies}");
+    drop(broken);
+
+    let clean = Tree::start_with(&dir.join("initlab-init"), script);
+    let (cell, status, err) = audit(&["--pid", &clean.0.id().to_string()]);
+    assert_eq!(status, Some(1), "{cell} {err}");
+    assert_eq!(failed(&cell), ["zombies"], "{cell}");
 }
 
 #[test]

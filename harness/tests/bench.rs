@@ -27,30 +27,57 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&report).unwrap();
+    let cells = |l: &str| -> Vec<String> {
+        l.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    // The main table's columns, found by their headings.
+    let heading = cells(
+        text.lines()
+            .find(|l| l.starts_with("| init | env |"))
+            .unwrap_or_else(|| panic!("no main table:\n{text}")),
+    );
+    let col = |name: &str| {
+        heading
+            .iter()
+            .position(|h| h.starts_with(name))
+            .unwrap_or_else(|| panic!("no column {name} in {heading:?}"))
+    };
     let rows: Vec<Vec<String>> = text
         .lines()
-        .filter(|l| {
-            l.starts_with("| ") && !l.starts_with("| init |") && !l.starts_with("| harness |")
-        })
-        .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
-        .filter(|c: &Vec<String>| c.len() == 12)
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| init |"))
+        .map(cells)
+        .filter(|c| c.len() == heading.len())
         .collect();
     for init in ["none", "initlab-init", "tini", "dumb-init", "catatonit"] {
         for env in ["direct", "pid1"] {
             let row = rows
                 .iter()
-                .find(|r| r[1] == init && r[2] == env)
+                .find(|r| r[col("init")] == init && r[col("env")] == env)
                 .unwrap_or_else(|| panic!("no row for {init} {env}:\n{text}"));
+            let spawn = &row[col("spawn")];
             assert!(
-                row[3].ends_with(')') && row[3].contains("ms"),
+                spawn.ends_with(')') && spawn.contains("ms"),
                 "spawn measured: {row:?}"
             );
-            assert!(row[5].contains("µs"), "latency measured: {row:?}");
+            assert!(
+                row[col("SIGTERM latency")].contains("µs"),
+                "latency measured: {row:?}"
+            );
             if env == "pid1" && init != "none" {
-                assert_eq!(row[8], "0", "zombies left under {init}: {row:?}");
-                assert!(row[7].contains(" ms ("), "the init's CPU: {row:?}");
+                assert_eq!(
+                    row[col("zombies left")],
+                    "0",
+                    "zombies left under {init}: {row:?}"
+                );
                 assert!(
-                    row[6]
+                    row[col("init CPU")].contains(" ms ("),
+                    "the init's CPU: {row:?}"
+                );
+                assert!(
+                    row[col("orphans reaped")]
                         .split_whitespace()
                         .next()
                         .and_then(|r| r.parse::<f64>().ok())
@@ -59,7 +86,10 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
                 );
             }
             if init == "initlab-init" {
-                assert!(row[10].ends_with("kB, static"), "a static init: {row:?}");
+                assert!(
+                    row[col("binary")].ends_with("kB, static"),
+                    "a static init: {row:?}"
+                );
             }
         }
     }
