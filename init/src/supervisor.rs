@@ -486,9 +486,11 @@ impl Supervisor {
             }
         }
         self.owed_since.get_or_insert_with(Instant::now);
-        // A program's end changes what the init does next, and once
-        // stopping every exit may be the last: sweep now, to know what is left.
-        if own_ended || !matches!(self.phase, Phase::Running) || self.overdue() {
+        // A program's end changes what the init does next: sweep now, to
+        // know what is left. Once stopping, the quiet sweep after the last
+        // exit finds nothing left, and a stop that sends SIGTERM to
+        // thousands of orphans costs no more than their burst of exits.
+        if own_ended || self.overdue() {
             self.sweep_due = true;
         }
     }
