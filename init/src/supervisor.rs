@@ -25,8 +25,8 @@ use crate::tree;
 /// SIGCHLD was coalesced with another; and how long a sweep may wait for
 /// exits to stop (see `QUIET`) before it runs anyway.
 const SWEEP: Duration = Duration::from_secs(1);
-/// While running, a sweep waits until no child has exited for this long.
-/// Each SIGCHLD's own child is collected at once by pid (see `on_signal`),
+/// A sweep waits until no child has exited for this long. Each SIGCHLD's
+/// own child is collected at once by pid (see `on_child_exit`),
 /// so only exits whose SIGCHLD coalesced with another wait this long. In a
 /// burst of thousands of orphans exiting, sweeping as they come cost tini,
 /// dumb-init and catatonit alike up to seconds of CPU, read from
