@@ -384,6 +384,20 @@ pub fn preflight(
     ))
 }
 
+/// What a failed `docker` command said, as one line: the engine's own
+/// error line where there is one, else its first line, never the usage
+/// hint that follows.
+pub fn engine_error(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.clone().next();
+    lines
+        .find(|l| l.starts_with("docker:") || l.contains("Error"))
+        .or(first)
+        .unwrap_or("(no output)")
+        .to_string()
+}
+
 /// A command's output as one line.
 fn one_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -451,6 +465,25 @@ pub fn inspect(name: &str, format: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    /// As docker 28 printed them here, for an image that is not there
+    /// and for a flag it does not know.
+    #[test]
+    fn the_engine_error_is_its_own_line() {
+        let pull = "Unable to find image 'x:1' locally\n\
+            docker: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": \
+            dial tcp: no such host\n\nRun 'docker run --help' for more information\n";
+        assert!(super::engine_error(pull.as_bytes())
+            .starts_with("docker: Error response from daemon: Get"));
+        let flag =
+            "unknown flag: --bogus\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n\
+            Run 'docker run --help' for more information\n";
+        assert_eq!(
+            super::engine_error(flag.as_bytes()),
+            "unknown flag: --bogus"
+        );
+        assert_eq!(super::engine_error(b""), "(no output)");
+    }
+
     #[test]
     fn debootstrap_progress_keeps_the_phases() {
         for phase in [

@@ -158,8 +158,10 @@ pub fn start_container(spec: &StartSpec<'_>, c: &ContainerSpec<'_>) -> Result<St
     )?;
     if !out.status.success() {
         return Err(format!(
-            "docker run failed: {}",
-            String::from_utf8_lossy(&out.stdout).trim()
+            "docker run of {} failed: {}; check that the engine answers `docker info`, \
+             or rebuild the images with `initlab images --rebuild`",
+            c.image,
+            crate::docker::engine_error(&out.stdout)
         ));
     }
     let log = spec.log.try_clone().map_err(|e| e.to_string())?;

@@ -206,22 +206,10 @@ pub fn audit_image(
         .map_err(|e| Refusal::Setup(format!("docker run {}: {e}", run.image)))?;
     if !out.status.success() {
         docker::remove_run(docker::run_id());
-        // The engine's own words: its error line, not the usage hint after it.
-        let said = String::from_utf8_lossy(&out.stdout);
-        let lines: Vec<&str> = said
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        let why = lines
-            .iter()
-            .find(|l| l.starts_with("docker:") || l.contains("Error"))
-            .or(lines.last())
-            .copied()
-            .unwrap_or("no output");
         return Err(Refusal::Usage(format!(
-            "docker run {} failed: {why}",
-            run.image
+            "docker run {} failed: {}",
+            run.image,
+            docker::engine_error(&out.stdout)
         )));
     }
     let result = audit_started(run, &name, settle, started, traced.as_ref());
