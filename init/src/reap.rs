@@ -42,12 +42,22 @@ impl std::fmt::Display for Ending {
 /// looks it up by pid, with no walk of the other children (do_wait_pid,
 /// Linux 5.14 and later).
 pub fn one(pid: i32) -> Option<Ending> {
+    wait_one(pid).ok().flatten()
+}
+
+/// `waitpid(pid, WNOHANG)`: how the child ended, None while it runs, or
+/// why it cannot be waited for (ECHILD: not a child, or reaped already).
+fn wait_one(pid: i32) -> Result<Option<Ending>, Errno> {
     if pid <= 0 {
-        return None; // 0 and -1 would mean "a group" and "any child"
+        return Err(Errno::EINVAL); // 0 and -1 would mean "a group" and "any child"
     }
     let mut status = 0;
     // SAFETY: waitpid writes only to `status`.
-    (unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid).then(|| ending_of(status))
+    match unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        _ => Ok(Some(ending_of(status))),
+    }
 }
 
 /// A `waitpid(-1)` this slow walked past hundreds of live children (about
@@ -70,12 +80,10 @@ pub struct Sweep {
 pub fn collect(pids: &[Pid], mut ended: Vec<(Pid, Ending)>) -> Sweep {
     let mut gone = 0;
     for &pid in pids {
-        let mut status = 0;
-        // SAFETY: waitpid writes only to `status`.
-        match unsafe { libc::waitpid(pid.as_raw(), &mut status, libc::WNOHANG) } {
-            p if p == pid.as_raw() => ended.push((pid, ending_of(status))),
+        match wait_one(pid.as_raw()) {
+            Ok(Some(ending)) => ended.push((pid, ending)),
             // Collected already, by pid after its SIGCHLD.
-            -1 if Errno::last() == Errno::ECHILD => {}
+            Err(Errno::ECHILD) => {}
             _ => continue,
         }
         gone += 1;
