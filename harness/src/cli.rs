@@ -266,7 +266,7 @@ fn parse_image(s: &str) -> Result<String, String> {
 
 /// A command-line error as one line: what was wrong, without the usage
 /// block and tips that follow it.
-fn one_line(rendered: &str) -> String {
+fn usage_error_line(rendered: &str) -> String {
     let what: Vec<&str> = rendered
         .lines()
         .map(str::trim)
@@ -371,7 +371,7 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli.anchored(),
         Err(e) if e.use_stderr() => {
-            eprintln!("initlab: {}", one_line(&e.render().to_string()));
+            eprintln!("initlab: {}", usage_error_line(&e.render().to_string()));
             return status::USAGE;
         }
         Err(e) => {
