@@ -9,6 +9,7 @@
 //! opens the gate, and the gate restores the signal state it was started
 //! with and execs ARGV under the same pid, already traced.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::io::Read;
@@ -199,19 +200,25 @@ fn signal_number(name: &str) -> Option<i32> {
     (1..=64).contains(&n).then_some(n)
 }
 
-/// One line of `strace -f -tt`: pid, system call, its arguments and result.
+/// One system call of `strace -f -tt`: pid, name, its arguments and result.
 struct Call<'a> {
     pid: i32,
     name: &'a str,
-    args: &'a str,
+    args: Cow<'a, str>,
     result: Option<i64>,
-    /// The first half of a call another process's line interrupted.
+}
+
+/// One line of `strace -f -tt`: a whole call, or the first or second half
+/// of one that another process's line interrupted.
+struct Line<'a> {
+    pid: i32,
+    name: &'a str,
+    args: &'a str,
     unfinished: bool,
-    /// Its second half.
     resumed: bool,
 }
 
-fn parse_line(line: &str) -> Option<Call<'_>> {
+fn parse_line(line: &str) -> Option<Line<'_>> {
     // strace pads the pid column: `4934  12:47:14.362168 execve(...`.
     let (pid, rest) = line.trim_start().split_once(' ')?;
     let pid: i32 = pid.parse().ok()?;
@@ -229,11 +236,22 @@ fn parse_line(line: &str) -> Option<Call<'_>> {
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return None;
     }
-    // In a PID namespace a fork returns the child's pid there; with
-    // --pidns-translation strace adds the pid it names the child by. A short
-    // call has its ` = ` padded to a column: `fork()            = 12660`.
-    let result = args
-        .rsplit_once(" = ")
+    let unfinished = args.ends_with("<unfinished ...>");
+    let args = args.strip_suffix("<unfinished ...>").unwrap_or(args);
+    Some(Line {
+        pid,
+        name,
+        args,
+        unfinished,
+        resumed,
+    })
+}
+
+/// A call's result. In a PID namespace a fork returns the child's pid
+/// there; with --pidns-translation strace adds the pid it names the child
+/// by. A short call has its ` = ` padded to a column: `fork()   = 12660`.
+fn result_of(args: &str) -> Option<i64> {
+    args.rsplit_once(" = ")
         .filter(|(call, _)| call.trim_end().ends_with(')'))
         .and_then(|(_, r)| {
             let host = r
@@ -241,15 +259,45 @@ fn parse_line(line: &str) -> Option<Call<'_>> {
                 .filter(|(_, c)| c.contains(" in strace's PID NS"))
                 .and_then(|(_, c)| c.split_whitespace().next());
             host.or_else(|| r.split_whitespace().next())?.parse().ok()
+        })
+}
+
+/// The calls of a trace in the order they were entered, each whole: an
+/// interrupted call's two halves are joined where it began, so a child's
+/// `rt_sigaction` split by its parent's line still counts, and a fork
+/// still hands down the state its parent had when it entered it.
+fn calls(trace: &str) -> Vec<Call<'_>> {
+    let mut calls: Vec<Call> = Vec::new();
+    let mut open: HashMap<i32, usize> = HashMap::new();
+    for line in trace.lines().filter_map(parse_line) {
+        if line.resumed {
+            // A second half whose first is not in the trace (strace
+            // attached mid-call) says nothing about what the call did.
+            if let Some(i) = open
+                .remove(&line.pid)
+                .filter(|&i| calls[i].name == line.name)
+            {
+                let whole = format!("{}{}", calls[i].args, line.args);
+                calls[i].result = result_of(&whole);
+                calls[i].args = Cow::Owned(whole);
+            }
+            continue;
+        }
+        if line.unfinished {
+            open.insert(line.pid, calls.len());
+        }
+        calls.push(Call {
+            pid: line.pid,
+            name: line.name,
+            args: Cow::Borrowed(line.args),
+            result: if line.unfinished {
+                None
+            } else {
+                result_of(line.args)
+            },
         });
-    Some(Call {
-        pid,
-        name,
-        args,
-        result,
-        unfinished: args.ends_with("<unfinished ...>"),
-        resumed,
-    })
+    }
+    calls
 }
 
 /// What a process looked like when it exec'd a program.
@@ -272,28 +320,15 @@ struct State {
 /// A few words on what the trace shows about masks across fork and exec:
 /// the first process (the init) and what its descendants exec'd with.
 pub fn summarize(trace: &str) -> String {
-    let calls: Vec<Call> = trace.lines().filter_map(parse_line).collect();
-    // Which line starts the fork of each child: a child inherits its
-    // parent's state as it was then, whenever its own first line comes.
-    let mut born_at: HashMap<usize, i32> = HashMap::new();
-    let mut open_fork: HashMap<i32, usize> = HashMap::new();
-    for (i, call) in calls.iter().enumerate() {
-        if !matches!(call.name, "clone" | "clone3" | "fork" | "vfork") {
-            continue;
-        }
-        if call.unfinished {
-            open_fork.insert(call.pid, i);
-            continue;
-        }
-        let start = if call.resumed {
-            open_fork.remove(&call.pid)
-        } else {
-            Some(i)
-        };
-        if let (Some(start), Some(child)) = (start, call.result.filter(|r| *r > 0)) {
-            born_at.insert(start, child as i32);
-        }
-    }
+    let calls = calls(trace);
+    // Which call forked each child: a child inherits its parent's state as
+    // it was then, whenever its own first line comes.
+    let born_at: HashMap<usize, i32> = calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c.name, "clone" | "clone3" | "fork" | "vfork"))
+        .filter_map(|(i, c)| Some((i, i32::try_from(c.result.filter(|r| *r > 0)?).ok()?)))
+        .collect();
     let mut state: HashMap<i32, State> = HashMap::new();
     let mut birth: HashMap<i32, State> = HashMap::new();
     let mut root: Option<i32> = None;
@@ -301,7 +336,6 @@ pub fn summarize(trace: &str) -> String {
     let mut init_blocked = 0u64;
     let mut signalfd = 0u64;
     let mut execs: Vec<Exec> = Vec::new();
-    let mut pending: HashMap<i32, Exec> = HashMap::new();
     for (i, call) in calls.iter().enumerate() {
         let root_pid = *root.get_or_insert(call.pid);
         let s = *state
@@ -354,16 +388,7 @@ pub fn summarize(trace: &str) -> String {
                 init_blocked = s.blocked;
             }
             // A failed execve (a PATH search) leaves the process as it was.
-            "execve" if call.resumed => {
-                if let Some(e) = pending.remove(&call.pid).filter(|_| call.result == Some(0)) {
-                    if call.pid == root_pid && init.is_none() {
-                        init = Some((e.pid, e.program));
-                    } else {
-                        execs.push(e);
-                    }
-                }
-            }
-            "execve" if call.unfinished || call.result == Some(0) => {
+            "execve" if call.result == Some(0) => {
                 let program = call
                     .args
                     .split('"')
@@ -373,19 +398,16 @@ pub fn summarize(trace: &str) -> String {
                     .next()
                     .unwrap_or("?")
                     .to_string();
-                let e = Exec {
-                    pid: call.pid,
-                    program,
-                    blocked: s.blocked,
-                    ignored: s.ignored,
-                    set_mask: s.set_mask,
-                };
-                if call.unfinished {
-                    pending.insert(call.pid, e);
-                } else if call.pid == root_pid && init.is_none() {
-                    init = Some((e.pid, e.program));
+                if call.pid == root_pid && init.is_none() {
+                    init = Some((call.pid, program));
                 } else {
-                    execs.push(e);
+                    execs.push(Exec {
+                        pid: call.pid,
+                        program,
+                        blocked: s.blocked,
+                        ignored: s.ignored,
+                        set_mask: s.set_mask,
+                    });
                 }
             }
             _ => {}
@@ -400,7 +422,9 @@ pub fn summarize(trace: &str) -> String {
                 .join(" ")
         };
         // An init that blocks everything for its own signalfd: say what not.
-        if m.count_ones() > 32 {
+        if !m == 0 {
+            "every signal".to_string()
+        } else if m.count_ones() > 32 {
             format!("everything but {}", list(!m))
         } else {
             list(m)
@@ -565,11 +589,40 @@ mod tests {
 "#;
         let s = summarize(musl);
         assert!(
-            s.starts_with("the init (pid 12656, initlab-init) blocked everything but"),
+            s.starts_with("the init (pid 12656, initlab-init) blocked every signal, reading"),
             "{s}"
         );
         assert!(
             s.contains("1 program(s) exec'd below it, every one with an empty mask"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn a_call_split_by_another_process_still_counts() {
+        // The child's reset of SIGPIPE is interrupted by its parent's line;
+        // read by halves, cp would seem to run with PIPE ignored.
+        let split = r#"8797  19:45:38.282657 execve("/x/initlab-init", ["initlab-init", "--", "cp"], 0x7ffc /* 6 vars */) = 0
+8797  19:45:38.283413 rt_sigaction(SIGPIPE, {sa_handler=SIG_IGN, sa_mask=[], sa_flags=SA_RESTORER|SA_RESTART, sa_restorer=0x7f0a61d3bbd7}, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, 8) = 0
+8797  19:45:38.283883 rt_sigprocmask(SIG_BLOCK, ~[], ~[KILL STOP RTMIN RT_1], 8) = 0
+8797  19:45:38.283902 fork( <unfinished ...>
+8805  19:45:38.286309 rt_sigprocmask(SIG_SETMASK, [],  <unfinished ...>
+8797  19:45:38.286320 <... fork resumed>)            = 2 /* 8805 in strace's PID NS */
+8805  19:45:38.286330 <... rt_sigprocmask resumed>NULL, 8) = 0
+8805  19:45:38.286609 rt_sigaction(SIGPIPE, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0},  <unfinished ...>
+8797  19:45:38.286620 rt_sigprocmask(SIG_SETMASK, ~[KILL PIPE STOP RTMIN RT_1], NULL, 8) = 0
+8805  19:45:38.286630 <... rt_sigaction resumed>NULL, 8) = 0
+8805  19:45:38.287100 execve("/usr/bin/cp", ["cp", "/proc/self/status", "/tmp/x"], 0x5555 /* 6 vars */) = 0
+"#;
+        let s = summarize(split);
+        assert!(
+            s.starts_with("the init (pid 8797, initlab-init) blocked every signal;"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "1 program(s) exec'd below it, every one with an empty mask and nothing ignored"
+            ),
             "{s}"
         );
     }
