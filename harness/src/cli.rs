@@ -79,7 +79,10 @@ enum Command {
         /// Tiny sizes: a smoke run, not a measurement.
         #[arg(long)]
         quick: bool,
-        /// Write the Markdown report here instead of stdout.
+        /// Report format: Markdown tables, or JSON for a regression gate.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: BenchFormat,
+        /// Write the report here instead of stdout.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
         #[command(flatten)]
@@ -333,10 +336,12 @@ impl Cli {
             },
             Command::Bench {
                 quick,
+                format,
                 output,
                 common,
             } => Command::Bench {
                 quick,
+                format,
                 output: output.map(absolute),
                 common: common.anchored(),
             },
@@ -414,9 +419,10 @@ pub fn main() -> i32 {
         Command::Images { rebuild, init_dir } => images(rebuild, init_dir.as_deref()),
         Command::Bench {
             quick,
+            format,
             output,
             common,
-        } => bench_cmd(quick, output.as_deref(), &common),
+        } => bench_cmd(quick, format, output.as_deref(), &common),
         Command::BenchHelper { .. } | Command::Inspect { .. } | Command::TraceGate { .. } => {
             unreachable!("dispatched above")
         }
@@ -868,7 +874,19 @@ fn write_report(output: Option<&Path>, text: &str) -> Result<(), Failure> {
     }
 }
 
-fn bench_cmd(quick: bool, output: Option<&Path>, common: &Common) -> Result<i32, Failure> {
+/// How `initlab bench` writes its report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchFormat {
+    Markdown,
+    Json,
+}
+
+fn bench_cmd(
+    quick: bool,
+    format: BenchFormat,
+    output: Option<&Path>,
+    common: &Common,
+) -> Result<i32, Failure> {
     let (variants, scenarios, dir) = load_catalogue(common)?;
     let gunicorn: Vec<&Scenario> = scenarios
         .iter()
@@ -880,7 +898,11 @@ fn bench_cmd(quick: bool, output: Option<&Path>, common: &Common) -> Result<i32,
     } else {
         &bench::Sizes::FULL
     };
-    let text = bench::run(&ctx, &variants, sizes).map_err(|e| Failure(status::SETUP, e))?;
+    let report = bench::run(&ctx, &variants, sizes).map_err(|e| Failure(status::SETUP, e))?;
+    let text = match format {
+        BenchFormat::Markdown => report.markdown(),
+        BenchFormat::Json => report.json(),
+    };
     write_report(output, &text)?;
     Ok(status::OK)
 }

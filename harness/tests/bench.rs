@@ -7,16 +7,17 @@ mod common;
 use std::time::Duration;
 
 use assert_cmd::Command;
+use serde_json::Value;
 
 #[test]
 fn quick_bench_runs_every_init_and_leaves_no_zombie() {
     let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("bench.md");
+    let path = dir.path().join("bench.json");
     let out = Command::cargo_bin("initlab")
         .unwrap()
         .env("INITLAB_INIT_DIR", common::init_dir())
-        .args(["bench", "--quick", "--output"])
-        .arg(&report)
+        .args(["bench", "--quick", "--format", "json", "--output"])
+        .arg(&path)
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
@@ -26,75 +27,42 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(&report).unwrap();
-    let cells = |l: &str| -> Vec<String> {
-        l.trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .collect()
-    };
-    // The main table's columns, found by their headings.
-    let heading = cells(
-        text.lines()
-            .find(|l| l.starts_with("| init | env |"))
-            .unwrap_or_else(|| panic!("no main table:\n{text}")),
-    );
-    let col = |name: &str| {
-        heading
-            .iter()
-            .position(|h| h.starts_with(name))
-            .unwrap_or_else(|| panic!("no column {name} in {heading:?}"))
-    };
-    let rows: Vec<Vec<String>> = text
-        .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| init |"))
-        .map(cells)
-        .filter(|c| c.len() == heading.len())
-        .collect();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    let median = |v: &Value| v["median"].as_f64().filter(|m| *m > 0.0);
     for init in ["none", "initlab-init", "tini", "dumb-init", "catatonit"] {
         for env in ["direct", "pid1"] {
-            let row = rows
+            let row = report["inits"]
+                .as_array()
+                .unwrap()
                 .iter()
-                .find(|r| r[col("init")] == init && r[col("env")] == env)
+                .find(|r| r["init"] == init && r["env"] == env)
                 .unwrap_or_else(|| panic!("no row for {init} {env}:\n{text}"));
-            let spawn = &row[col("spawn")];
+            assert_eq!(row["installed"], true, "{row}");
+            assert!(median(&row["spawn_ms"]).is_some(), "spawn measured: {row}");
             assert!(
-                spawn.ends_with(')') && spawn.contains("ms"),
-                "spawn measured: {row:?}"
-            );
-            assert!(
-                row[col("SIGTERM latency")].contains("µs"),
-                "latency measured: {row:?}"
+                median(&row["sigterm_latency_us"]).is_some(),
+                "latency measured: {row}"
             );
             if env == "pid1" && init != "none" {
-                assert_eq!(
-                    row[col("zombies left")],
-                    "0",
-                    "zombies left under {init}: {row:?}"
+                assert_eq!(row["zombies_left"], 0, "zombies left under {init}: {row}");
+                assert!(
+                    row["init_cpu_for_burst_ms"]["median"].is_f64(),
+                    "the init's CPU: {row}"
                 );
                 assert!(
-                    row[col("init CPU")].contains(" ms ("),
-                    "the init's CPU: {row:?}"
-                );
-                assert!(
-                    row[col("orphans reaped")]
-                        .split_whitespace()
-                        .next()
-                        .and_then(|r| r.parse::<f64>().ok())
-                        .is_some_and(|r| r > 0.0),
-                    "reaping rate: {row:?}"
+                    median(&row["orphans_reaped_per_second"]).is_some(),
+                    "reaping rate: {row}"
                 );
             }
             if init == "initlab-init" {
-                assert!(
-                    row[col("binary")].ends_with("kB, static"),
-                    "a static init: {row:?}"
-                );
+                assert_eq!(row["binary_static"], true, "a static init: {row}");
             }
         }
     }
     // Each figure of ours against the best peer of the same run, with a
     // verdict: measured, never assumed.
+    let comparisons = report["against_best_peer"].as_array().unwrap();
     for env in ["direct", "pid1"] {
         let burst: &[&str] = if env == "pid1" {
             &["orphans", "init CPU"]
@@ -105,21 +73,30 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
             .iter()
             .chain(burst)
         {
-            let line = text
-                .lines()
-                .find(|l| l.starts_with(&format!("| {env} | {figure}")))
+            let c = comparisons
+                .iter()
+                .find(|c| c["env"] == env && c["figure"].as_str().unwrap().starts_with(figure))
                 .unwrap_or_else(|| panic!("no {figure} against the best peer in {env}:\n{text}"));
+            assert!(c["meets"].is_boolean(), "{c}");
+            assert!(c["ratio"].as_f64().is_some_and(|r| r > 0.0), "{c}");
             assert!(
-                line.ends_with("| meets |") || line.contains("| misses by "),
-                "{line}"
+                ["tini", "dumb-init", "catatonit"].contains(&c["best_peer"].as_str().unwrap()),
+                "{c}"
             );
         }
     }
-    assert!(text.contains("cell ÷ bare"), "{text}");
-    // Whether the inits ran in a CPU cgroup of their own, said either way.
+    let harness = report["harness"].as_array().unwrap();
     assert!(
-        text.contains("The inits ran in the CPU cgroup")
-            || text.contains("No CPU cgroup could be made"),
+        harness
+            .iter()
+            .any(|h| h["what"] == "cell ÷ bare" && h["ratio"].as_f64().is_some_and(|r| r > 0.0)),
         "{text}"
+    );
+    // Whether the inits ran in a CPU cgroup of their own, said either way.
+    let scheduling = report["scheduling"].as_str().unwrap();
+    assert!(
+        scheduling.starts_with("The inits ran in the CPU cgroup")
+            || scheduling.starts_with("No CPU cgroup could be made"),
+        "{scheduling}"
     );
 }

@@ -1,7 +1,6 @@
 //! The harness's own cost: a cell against the same workload run bare, and
 //! how long a hang takes to become a verdict.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,10 +9,65 @@ use crate::environment::{self, EnvKind, StartSpec};
 use crate::self_report;
 use crate::variant::Variant;
 
-use super::measure::{fmt_stats, ratio, Stats};
+use serde::Serialize;
+
+use super::measure::{fmt_stats, Stats};
 use super::Sizes;
 
-pub fn harness_cost(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<String, String> {
+/// One figure of the harness's own cost.
+#[derive(Serialize)]
+pub struct CostRow {
+    pub what: String,
+    #[serde(flatten)]
+    pub figure: CostFigure,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum CostFigure {
+    Measured {
+        unit: &'static str,
+        #[serde(flatten)]
+        stats: Option<Stats>,
+    },
+    Ratio {
+        ratio: Option<f64>,
+    },
+}
+
+impl CostRow {
+    fn stats(what: impl Into<String>, stats: Option<Stats>, unit: &'static str) -> CostRow {
+        CostRow {
+            what: what.into(),
+            figure: CostFigure::Measured { unit, stats },
+        }
+    }
+
+    /// The medians of `a` and `b`, divided.
+    fn ratio(what: &str, a: Option<Stats>, b: Option<Stats>) -> CostRow {
+        let ratio = a.zip(b).filter(|(_, b)| b.median > 0.0);
+        CostRow {
+            what: what.into(),
+            figure: CostFigure::Ratio {
+                ratio: ratio.map(|(a, b)| a.median / b.median),
+            },
+        }
+    }
+
+    /// The row as the Markdown report shows it.
+    pub fn cell(&self) -> String {
+        match &self.figure {
+            CostFigure::Measured { unit, stats } => fmt_stats(*stats, unit),
+            CostFigure::Ratio { ratio } => ratio.map_or("—".into(), |r| format!("{r:.2}")),
+        }
+    }
+}
+
+pub fn harness_cost(
+    ctx: &RunCtx,
+    variants: &[Variant],
+    sizes: &Sizes,
+) -> Result<Vec<CostRow>, String> {
     let find = |n: &str| {
         variants
             .iter()
@@ -51,30 +105,18 @@ pub fn harness_cost(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result
         hangs.push(t.elapsed().as_secs_f64());
     }
     let (c, b, h) = (Stats::of(cells), Stats::of(bares), Stats::of(hangs));
-    let mut out = String::new();
-    let _ = writeln!(out, "\n| harness | median (min–max) |\n|---|---|");
-    row(
-        &mut out,
-        "one cell: no init × gunicorn-gevent × direct",
-        fmt_stats(c, "s"),
-    );
-    row(
-        &mut out,
-        "the same workload bare (start, 2 workers ready, one request, kill)",
-        fmt_stats(b, "s"),
-    );
-    row(
-        &mut out,
-        "cell ÷ bare",
-        ratio(c.map(|x| x.median), b.map(|x| x.median)),
-    );
-    row(
-        &mut out,
-        "issue-38 hang: start to verdict (whole cell)",
-        fmt_stats(h, "s"),
-    );
-    out.push_str(&crowded(ctx, find("none")?, gunicorn, sizes, c)?);
-    Ok(out)
+    let mut rows = vec![
+        CostRow::stats("one cell: no init × gunicorn-gevent × direct", c, "s"),
+        CostRow::stats(
+            "the same workload bare (start, 2 workers ready, one request, kill)",
+            b,
+            "s",
+        ),
+        CostRow::ratio("cell ÷ bare", c, b),
+        CostRow::stats("issue-38 hang: start to verdict (whole cell)", h, "s"),
+    ];
+    rows.extend(crowded(ctx, find("none")?, gunicorn, sizes, c)?);
+    Ok(rows)
 }
 
 /// The same cell on a host with `sizes.crowd` unrelated processes, and one
@@ -86,7 +128,7 @@ fn crowded(
     gunicorn: &crate::scenario::Scenario,
     sizes: &Sizes,
     quiet: Option<Stats>,
-) -> Result<String, String> {
+) -> Result<Vec<CostRow>, String> {
     eprintln!(
         "initlab bench: the cell again among {} unrelated processes",
         sizes.crowd
@@ -104,34 +146,24 @@ fn crowded(
     let (walk, scan) = sample_costs(ctx, 50)?;
     drop(crowd);
     let busy = Stats::of(cells);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "| the same cell among {} unrelated processes | {} |",
-        sizes.crowd,
-        fmt_stats(busy, "s")
-    );
-    row(
-        &mut out,
-        "crowded cell ÷ quiet cell",
-        ratio(busy.map(|x| x.median), quiet.map(|x| x.median)),
-    );
-    row(
-        &mut out,
-        "one sample of a 2-process tree among them: its own subtree (`task/*/children`)",
-        fmt_stats(walk, "ms"),
-    );
-    row(
-        &mut out,
-        "the same sample by reading every process on the host",
-        fmt_stats(scan, "ms"),
-    );
-    Ok(out)
-}
-
-/// One row of the harness's table.
-fn row(out: &mut String, label: &str, value: String) {
-    let _ = writeln!(out, "| {label} | {value} |");
+    Ok(vec![
+        CostRow::stats(
+            format!("the same cell among {} unrelated processes", sizes.crowd),
+            busy,
+            "s",
+        ),
+        CostRow::ratio("crowded cell ÷ quiet cell", busy, quiet),
+        CostRow::stats(
+            "one sample of a 2-process tree among them: its own subtree (`task/*/children`)",
+            walk,
+            "ms",
+        ),
+        CostRow::stats(
+            "the same sample by reading every process on the host",
+            scan,
+            "ms",
+        ),
+    ])
 }
 
 /// Milliseconds per sample of a small live tree, walked and scanned.

@@ -37,7 +37,7 @@ impl Init {
 }
 
 /// Median, minimum and maximum of a series.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct Stats {
     pub median: f64,
     pub min: f64,
@@ -65,13 +65,6 @@ pub fn percentile(mut v: Vec<f64>, p: f64) -> Option<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
     Some(v[i])
-}
-
-pub fn ratio(a: Option<f64>, b: Option<f64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
-        _ => "—".into(),
-    }
 }
 
 pub fn fmt_stats(s: Option<Stats>, unit: &str) -> String {
@@ -170,7 +163,7 @@ pub fn reaping(init: &Init, helper: &Path, n: usize) -> Option<Reaping> {
 }
 
 /// The init's VmRSS and VmHWM in kB while its child runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct Memory {
     pub rss_kb: u64,
     pub hwm_kb: u64,

@@ -10,11 +10,13 @@ mod measure;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use serde::Serialize;
+
 use crate::cell::RunCtx;
 use crate::variant::Variant;
 
 pub use helpers::{helper_catch, helper_orphans};
-use measure::{fmt_stats, percentile, ratio, Init, Memory, Stats};
+use measure::{fmt_stats, percentile, Init, Memory, Stats};
 
 /// How much to measure: the full benchmark, or a smoke run at tiny sizes.
 pub struct Sizes {
@@ -90,18 +92,32 @@ fn inits(ours: &Path) -> Vec<Init> {
     ]
 }
 
-/// Everything measured of one init in one environment.
+/// Everything measured of one init in one environment; in JSON, every
+/// figure's name carries its unit.
+#[derive(Serialize)]
 struct Row {
+    #[serde(rename = "init")]
     name: &'static str,
+    env: &'static str,
+    /// False for a peer not installed here: nothing else was measured.
+    installed: bool,
+    #[serde(rename = "spawn_ms")]
     spawn: Option<Stats>,
+    /// The median spawn over that of the child alone (`none`).
+    spawn_vs_bare: Option<f64>,
+    #[serde(rename = "sigterm_latency_us")]
     latency: Option<Stats>,
+    #[serde(rename = "sigterm_latency_p90_us")]
     latency_p90: Option<f64>,
     /// Orphans reaped per second, one figure per pass.
+    #[serde(rename = "orphans_reaped_per_second")]
     reaping: Option<Stats>,
     /// The init's CPU time over each pass's burst, in ms.
+    #[serde(rename = "init_cpu_for_burst_ms")]
     reaping_cpu: Option<Stats>,
     /// The most zombies any pass left.
     zombies_left: Option<u64>,
+    #[serde(rename = "memory_kb")]
     memory: Option<Memory>,
     binary_kb: Option<u64>,
     /// Whether the binary runs without a dynamic loader and libraries.
@@ -164,7 +180,7 @@ impl Samples {
 }
 
 impl Row {
-    fn from_samples(init: &Init, s: Samples) -> Row {
+    fn from_samples(init: &Init, env: &'static str, s: Samples) -> Row {
         let median = |v: Vec<u64>| Stats::of(v.into_iter().map(|x| x as f64).collect());
         let memory = median(s.rss_kb)
             .zip(s.hwm_kb.iter().max())
@@ -174,7 +190,10 @@ impl Row {
             });
         Row {
             name: init.name,
+            env,
+            installed: true,
             spawn: Stats::of(s.spawn),
+            spawn_vs_bare: None,
             latency: Stats::of(s.latency.clone()),
             latency_p90: percentile(s.latency, 0.9),
             reaping: Stats::of(s.reaping),
@@ -193,10 +212,13 @@ impl Row {
         }
     }
 
-    fn missing(name: &'static str) -> Row {
+    fn missing(name: &'static str, env: &'static str) -> Row {
         Row {
             name,
+            env,
+            installed: false,
             spawn: None,
+            spawn_vs_bare: None,
             latency: None,
             latency_p90: None,
             reaping: None,
@@ -260,52 +282,69 @@ const FIGURES: [Figure; 6] = [
     },
 ];
 
-/// initlab-init against the best peer of this run on each figure.
-fn against_best(out: &mut String, env: &str, rows: &[Row]) {
-    let Some(ours) = rows.iter().find(|r| r.name == OURS) else {
-        return;
-    };
-    for f in &FIGURES {
-        let best = rows
-            .iter()
-            .filter(|r| PEERS.contains(&r.name))
-            .filter_map(|r| (f.value)(r).map(|v| (r.name, v)))
-            .reduce(|a, b| {
-                let b_wins = if f.higher_is_better {
-                    b.1 > a.1
-                } else {
-                    b.1 < a.1
-                };
-                if b_wins {
-                    b
-                } else {
-                    a
-                }
-            });
-        let mine = (f.value)(ours);
-        let (verdict, best_text) = match (mine, best) {
-            (Some(m), Some((peer, b))) => {
-                let meets = if f.higher_is_better { m >= b } else { m <= b };
-                let by = ((m / b - 1.0) * 100.0).abs();
-                (
-                    if meets {
-                        "meets".to_string()
-                    } else {
-                        format!("misses by {by:.0} %")
-                    },
-                    format!("{peer}: {b:.1} {}", f.unit),
-                )
-            }
-            _ => ("—".into(), "—".into()),
-        };
-        let _ = writeln!(
-            out,
-            "| {env} | {} | {} | {best_text} | {} | {verdict} |",
-            f.name,
-            mine.map_or("—".into(), |m| format!("{m:.1} {}", f.unit)),
-            ratio(mine, best.map(|b| b.1)),
-        );
+/// initlab-init against the best peer of this run on one figure.
+#[derive(Serialize)]
+struct Comparison {
+    env: &'static str,
+    figure: &'static str,
+    unit: &'static str,
+    initlab_init: Option<f64>,
+    best_peer: Option<&'static str>,
+    best_peer_value: Option<f64>,
+    /// initlab-init's figure over the best peer's.
+    ratio: Option<f64>,
+    /// Whether initlab-init is at least as good; None when either is
+    /// missing.
+    meets: Option<bool>,
+}
+
+impl Comparison {
+    fn verdict(&self) -> String {
+        match (self.meets, self.ratio) {
+            (Some(true), _) => "meets".into(),
+            (Some(false), Some(r)) => format!("misses by {:.0} %", ((r - 1.0) * 100.0).abs()),
+            _ => "—".into(),
+        }
     }
+}
+
+fn against_best(env: &'static str, rows: &[Row]) -> Vec<Comparison> {
+    let Some(ours) = rows.iter().find(|r| r.name == OURS) else {
+        return Vec::new();
+    };
+    FIGURES
+        .iter()
+        .map(|f| {
+            let best = rows
+                .iter()
+                .filter(|r| PEERS.contains(&r.name))
+                .filter_map(|r| (f.value)(r).map(|v| (r.name, v)))
+                .reduce(|a, b| {
+                    let b_wins = if f.higher_is_better {
+                        b.1 > a.1
+                    } else {
+                        b.1 < a.1
+                    };
+                    if b_wins {
+                        b
+                    } else {
+                        a
+                    }
+                });
+            let mine = (f.value)(ours);
+            let both = mine.zip(best.map(|b| b.1));
+            Comparison {
+                env,
+                figure: f.name,
+                unit: f.unit,
+                initlab_init: mine,
+                best_peer: best.map(|b| b.0),
+                best_peer_value: best.map(|b| b.1),
+                ratio: both.filter(|(_, b)| *b > 0.0).map(|(m, b)| m / b),
+                meets: both.map(|(m, b)| if f.higher_is_better { m >= b } else { m <= b }),
+            }
+        })
+        .collect()
 }
 
 fn machine() -> String {
@@ -352,45 +391,123 @@ fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Ro
         }
     }
     let mut measured = present.iter().zip(samples);
-    all.iter()
+    let mut rows: Vec<Row> = all
+        .iter()
         .map(|init| {
             if !init.is_none() && init.path.is_none() {
                 eprintln!("initlab bench: {env}: {} is not installed", init.name);
-                return Row::missing(init.name);
+                return Row::missing(init.name, env);
             }
             let (init, s) = measured.next().expect("one sample set per present init");
-            Row::from_samples(init, s)
+            Row::from_samples(init, env, s)
         })
-        .collect()
+        .collect();
+    let bare = rows.iter().find(|r| r.name == "none").and_then(|r| r.spawn);
+    for r in &mut rows {
+        r.spawn_vs_bare = r
+            .spawn
+            .zip(bare)
+            .filter(|(_, b)| b.median > 0.0)
+            .map(|(s, b)| s.median / b.median);
+    }
+    rows
 }
 
-fn write_rows(out: &mut String, env: &str, rows: &[Row]) {
-    let bare = rows.iter().find(|r| r.name == "none").and_then(|r| r.spawn);
-    for r in rows {
+/// What one run of the benchmark measured.
+#[derive(Serialize)]
+pub struct Report {
+    machine_before: String,
+    /// Where the inits ran: a CPU cgroup of their own, or why not.
+    scheduling: String,
+    /// Every init in each environment.
+    inits: Vec<Row>,
+    against_best_peer: Vec<Comparison>,
+    /// The same latency where autogroup applies, when the run above was in
+    /// a cgroup of its own.
+    outside_cgroup: Vec<Row>,
+    harness: Vec<cost::CostRow>,
+    machine_after: String,
+}
+
+impl Report {
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report is plain data") + "\n"
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "machine: {} (before)\n", self.machine_before);
+        let _ = writeln!(out, "{}\n", self.scheduling);
         let _ = writeln!(
             out,
-            "| {} | {env} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.name,
-            fmt_stats(r.spawn, "ms"),
-            ratio(r.spawn.map(|s| s.median), bare.map(|s| s.median)),
-            latency_text(r),
-            r.reaping.map_or("—".into(), |r| format!(
-                "{:.0} ({:.0}–{:.0})",
-                r.median, r.min, r.max
-            )),
-            r.reaping_cpu.map_or("—".into(), |r| format!(
-                "{:.0} ms ({:.0}–{:.0})",
-                r.median, r.min, r.max
-            )),
-            r.zombies_left.map_or("—".into(), |z| z.to_string()),
-            r.memory
-                .map_or("—".into(), |m| format!("{} / {} kB", m.rss_kb, m.hwm_kb)),
-            r.binary_kb.map_or("—".into(), |k| format!(
-                "{k} kB, {}",
-                if r.binary_static { "static" } else { "dynamic" }
-            )),
+            "| init | env | spawn `INIT /bin/true` | × /bin/true | SIGTERM latency median / p90 | orphans reaped/s (PID 1) | init CPU for the burst | zombies left | VmRSS / VmHWM | binary |"
         );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+        for r in &self.inits {
+            write_row(&mut out, r);
+        }
+        let _ = writeln!(
+            out,
+            "\n| env | initlab-init against the best peer | initlab-init | best peer | ratio | |\n|---|---|---|---|---|---|"
+        );
+        for c in &self.against_best_peer {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                c.env,
+                c.figure,
+                c.initlab_init
+                    .map_or("—".into(), |m| format!("{m:.1} {}", c.unit)),
+                c.best_peer
+                    .zip(c.best_peer_value)
+                    .map_or("—".into(), |(p, b)| format!("{p}: {b:.1} {}", c.unit)),
+                c.ratio.map_or("—".into(), |r| format!("{r:.2}")),
+                c.verdict(),
+            );
+        }
+        if !self.outside_cgroup.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n| init (pid1, outside any CPU cgroup, autogroup on) | SIGTERM latency median / p90 |\n|---|---|"
+            );
+            for r in &self.outside_cgroup {
+                let _ = writeln!(out, "| {} | {} |", r.name, latency_text(r));
+            }
+        }
+        let _ = writeln!(out, "\n| harness | median (min–max) |\n|---|---|");
+        for c in &self.harness {
+            let _ = writeln!(out, "| {} | {} |", c.what, c.cell());
+        }
+        let _ = writeln!(out, "\nmachine: {} (after)", self.machine_after);
+        out
     }
+}
+
+fn write_row(out: &mut String, r: &Row) {
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        r.name,
+        r.env,
+        fmt_stats(r.spawn, "ms"),
+        r.spawn_vs_bare.map_or("—".into(), |x| format!("{x:.2}")),
+        latency_text(r),
+        r.reaping.map_or("—".into(), |r| format!(
+            "{:.0} ({:.0}–{:.0})",
+            r.median, r.min, r.max
+        )),
+        r.reaping_cpu.map_or("—".into(), |r| format!(
+            "{:.0} ms ({:.0}–{:.0})",
+            r.median, r.min, r.max
+        )),
+        r.zombies_left.map_or("—".into(), |z| z.to_string()),
+        r.memory
+            .map_or("—".into(), |m| format!("{} / {} kB", m.rss_kb, m.hwm_kb)),
+        r.binary_kb.map_or("—".into(), |k| format!(
+            "{k} kB, {}",
+            if r.binary_static { "static" } else { "dynamic" }
+        )),
+    );
 }
 
 fn latency_text(r: &Row) -> String {
@@ -404,66 +521,135 @@ fn latency_text(r: &Row) -> String {
     )
 }
 
-/// Runs the benchmark; returns the report as Markdown.
-pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<String, String> {
+/// Runs the benchmark.
+pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<Report, String> {
     let helper = std::env::current_exe().map_err(|e| e.to_string())?;
     let all = inits(&ctx.inits.init);
-    let mut out = String::new();
-    let mut summary = String::new();
-    let _ = writeln!(out, "machine: {} (before)\n", machine());
+    let machine_before = machine();
     let group = cgroup::CpuGroup::enter();
     let autogroup = cgroup::autogroup();
-    let _ = writeln!(
-        out,
-        "{}\n",
-        match (&group, autogroup) {
-            (Some(g), _) => format!(
-                "The inits ran in the CPU cgroup {}, as in a container{}.",
-                g.name(),
-                if autogroup {
-                    "; the host's autogroup scheduling did not apply to them"
-                } else {
-                    ""
-                }
-            ),
-            (None, true) => "No CPU cgroup could be made: the inits ran in the host's root \
-                group, where autogroup gives each session its own scheduling group."
-                .to_string(),
-            (None, false) => "No CPU cgroup could be made; autogroup is off.".to_string(),
-        }
-    );
-    let _ = writeln!(
-        out,
-        "| init | env | spawn `INIT /bin/true` | × /bin/true | SIGTERM latency median / p90 | orphans reaped/s (PID 1) | init CPU for the burst | zombies left | VmRSS / VmHWM | binary |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    let scheduling = match (&group, autogroup) {
+        (Some(g), _) => format!(
+            "The inits ran in the CPU cgroup {}, as in a container{}.",
+            g.name(),
+            if autogroup {
+                "; the host's autogroup scheduling did not apply to them"
+            } else {
+                ""
+            }
+        ),
+        (None, true) => "No CPU cgroup could be made: the inits ran in the host's root \
+            group, where autogroup gives each session its own scheduling group."
+            .to_string(),
+        (None, false) => "No CPU cgroup could be made; autogroup is off.".to_string(),
+    };
+    let mut inits = Vec::new();
+    let mut against_best_peer = Vec::new();
     for pid1 in [false, true] {
-        let env = if pid1 { "pid1" } else { "direct" };
         let rows = measure_env(&all, &helper, pid1, sizes);
-        write_rows(&mut out, env, &rows);
-        against_best(&mut summary, env, &rows);
+        against_best_peer.extend(against_best(if pid1 { "pid1" } else { "direct" }, &rows));
+        inits.extend(rows);
     }
-    let _ = writeln!(
-        out,
-        "\n| env | initlab-init against the best peer | initlab-init | best peer | ratio | |\n|---|---|---|---|---|---|"
-    );
-    out.push_str(&summary);
-    // The same latency where autogroup applies, for the whole picture.
+    let mut outside_cgroup = Vec::new();
     if group.is_some() && autogroup {
         drop(group);
-        let _ = writeln!(
-            out,
-            "\n| init (pid1, outside any CPU cgroup, autogroup on) | SIGTERM latency median / p90 |\n|---|---|"
-        );
         for init in all.iter().filter(|i| i.is_none() || i.path.is_some()) {
             eprintln!("initlab bench: latency outside the cgroup: {}", init.name);
             let mut s = Samples::default();
             s.latency_of(init, &helper, true, sizes, sizes.signal_processes);
-            let row = Row::from_samples(init, s);
-            let _ = writeln!(out, "| {} | {} |", row.name, latency_text(&row));
+            outside_cgroup.push(Row::from_samples(init, "pid1", s));
         }
     }
-    out.push_str(&cost::harness_cost(ctx, variants, sizes)?);
-    let _ = writeln!(out, "\nmachine: {} (after)", machine());
-    Ok(out)
+    let harness = cost::harness_cost(ctx, variants, sizes)?;
+    Ok(Report {
+        machine_before,
+        scheduling,
+        inits,
+        against_best_peer,
+        outside_cgroup,
+        harness,
+        machine_after: machine(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(m: f64) -> Option<Stats> {
+        Some(Stats {
+            median: m,
+            min: m,
+            max: m,
+        })
+    }
+
+    fn report() -> Report {
+        let mut ours = Row::missing(OURS, "pid1");
+        ours.installed = true;
+        ours.spawn = stats(1.0);
+        ours.reaping = stats(870.0);
+        let mut tini = Row::missing("tini", "pid1");
+        tini.installed = true;
+        tini.spawn = stats(2.0);
+        tini.reaping = stats(1000.0);
+        let inits = vec![ours, tini, Row::missing("catatonit", "pid1")];
+        Report {
+            machine_before: "m".into(),
+            scheduling: "s".into(),
+            against_best_peer: against_best("pid1", &inits),
+            inits,
+            outside_cgroup: Vec::new(),
+            harness: Vec::new(),
+            machine_after: "m".into(),
+        }
+    }
+
+    #[test]
+    fn each_figure_is_held_against_the_best_peer_the_right_way_up() {
+        let r = report();
+        let find = |f: &str| {
+            r.against_best_peer
+                .iter()
+                .find(|c| c.figure.starts_with(f))
+                .unwrap()
+        };
+        // Lower is better for spawn, higher for the reaping rate.
+        assert_eq!(find("spawn").meets, Some(true));
+        assert_eq!(find("spawn").ratio, Some(0.5));
+        assert_eq!(find("orphans").meets, Some(false));
+        assert_eq!(find("orphans").verdict(), "misses by 13 %");
+        // A figure nobody measured has no verdict.
+        assert_eq!(find("VmRSS").meets, None);
+        assert_eq!(find("VmRSS").verdict(), "—");
+    }
+
+    #[test]
+    fn markdown_rows_fill_their_table_and_json_carries_the_same_figures() {
+        let r = report();
+        let md = r.markdown();
+        let cells = |l: &str| l.trim_matches('|').split('|').count();
+        let heading = md
+            .lines()
+            .find(|l| l.starts_with("| init | env |"))
+            .unwrap();
+        for name in [OURS, "tini", "catatonit"] {
+            let line = md
+                .lines()
+                .find(|l| l.starts_with(&format!("| {name} | pid1 |")))
+                .unwrap();
+            assert_eq!(cells(line), cells(heading), "{line}");
+        }
+        assert!(
+            md.contains(
+                "| pid1 | spawn `INIT /bin/true`, median | 1.0 ms | tini: 2.0 ms | 0.50 | meets |"
+            ),
+            "{md}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(json["inits"][0]["spawn_ms"]["median"], 1.0);
+        assert_eq!(json["inits"][2]["installed"], false);
+        assert_eq!(json["against_best_peer"][2]["best_peer"], "tini");
+        assert_eq!(json["against_best_peer"][2]["meets"], false);
+    }
 }
