@@ -53,7 +53,6 @@ pub struct Ctx<'a> {
 pub struct Outcome {
     pub checks: Vec<Check>,
     pub processes: Vec<Observed>,
-    pub notes: Vec<String>,
 }
 
 impl Outcome {

@@ -5,12 +5,14 @@
 //! A run is a matrix of cells ([`cell`]): a [`variant`] (an init and how it
 //! is invoked) × a [`scenario`] (a workload from `scenarios/`) × an
 //! [`environment`]. A scenario's [`drivers`] function operates it and turns
-//! what [`proc_state`] and the workload's [`self_report`]s show into
-//! [`checks`]; [`expect`] says which checks a cell should fail; [`matrix`]
-//! runs cells in parallel and [`report`] prints the result.
+//! what [`proc_state`] and the workload's `self_report`s show into
+//! [`checks`]; [`expect`] says which checks a cell should fail; `matrix`
+//! runs cells in parallel and `report` prints the result.
 
-pub mod audit;
-pub mod bench;
+// Public only what the binaries and the integration tests use, so that
+// the compiler names whatever nothing uses.
+pub(crate) mod audit;
+pub(crate) mod bench;
 pub mod cell;
 pub mod checks;
 pub mod cli;
@@ -19,20 +21,20 @@ pub mod drivers;
 pub mod elf;
 pub mod environment;
 pub mod expect;
-pub mod helper;
+pub(crate) mod helper;
 pub mod inits;
-pub mod inspect;
-pub mod interrupt;
-pub mod matrix;
+pub(crate) mod inspect;
+pub(crate) mod interrupt;
+pub(crate) mod matrix;
 pub mod proc_state;
 pub mod python;
 pub mod reaper;
-pub mod repeat;
-pub mod report;
-pub mod reproduce;
+pub(crate) mod repeat;
+pub(crate) mod report;
+pub(crate) mod reproduce;
 pub mod scenario;
-pub mod self_report;
-pub mod shard;
-pub mod status;
-pub mod trace;
+pub(crate) mod self_report;
+pub(crate) mod shard;
+pub(crate) mod status;
+pub(crate) mod trace;
 pub mod variant;

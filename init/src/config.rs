@@ -224,12 +224,6 @@ fn read_bounded(file: &Path, budget: &mut u64) -> Result<String, ConfigError> {
         .map_err(|e| ConfigError::Syntax(format!("{shown}: not UTF-8 text: {e}")))
 }
 
-/// Parses one file into programs.
-pub fn parse_file(file: &Path) -> Result<Vec<Program>, ConfigError> {
-    let text = read_bounded(file, &mut MAX_CONFIG_BYTES.clone())?;
-    parse_text(file, &text)
-}
-
 /// Deepest nesting of flow collections (`[`, `{`) taken. A config needs
 /// two or three; the YAML parser slows to a crawl on tens of thousands.
 const MAX_FLOW_DEPTH: usize = 64;

@@ -28,9 +28,6 @@ pub enum Refusal {
     Setup(String),
 }
 
-/// How long between the two samples an audit compares.
-pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
-
 /// Audits `target`; the result has the shape of a cell's.
 pub fn run(target: &Target, settle: Duration) -> Result<CellResult, Refusal> {
     let started = Instant::now();
