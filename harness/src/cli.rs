@@ -376,12 +376,18 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli.anchored(),
         Err(e) if e.use_stderr() => {
-            eprintln!("initlab: {}", usage_error_line(&e.render().to_string()));
+            say!("initlab: {}", usage_error_line(&e.render().to_string()));
             return status::USAGE;
         }
+        // --help and --version.
         Err(e) => {
-            let _ = e.print();
-            return status::OK;
+            return match e.print() {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => finish(Err(Failure(
+                    status::SETUP,
+                    format!("cannot write to stdout: {e}"),
+                ))),
+                _ => status::OK,
+            };
         }
     };
     // The helpers run under the inits being measured: no threads, no reaper.
@@ -389,14 +395,11 @@ pub fn main() -> i32 {
         return crate::trace::gate(fifo, argv);
     }
     if let Command::BenchHelper { mode, count } = &cli.command {
-        return match (mode.as_str(), count) {
-            ("orphans", Some(n)) => bench::helper_orphans(*n),
-            ("catch", None) => bench::helper_catch(),
-            _ => {
-                eprintln!("initlab: bench-helper takes `orphans N` or `catch`");
-                status::USAGE
-            }
-        };
+        return finish(match (mode.as_str(), count) {
+            ("orphans", Some(n)) => Ok(bench::helper_orphans(*n)),
+            ("catch", None) => Ok(bench::helper_catch()),
+            _ => Err(usage("bench-helper takes `orphans N` or `catch`".into())),
+        });
     }
     // Inspecting only reads /proc, and a process that inspects its own tree
     // must show what it inherited, not a mask of its own making.
@@ -431,11 +434,22 @@ pub fn main() -> i32 {
     finish(result)
 }
 
+/// The exit status, with the failure said in one line. Output cut short
+/// by a reader that went away (`| head`) is what that reader asked for; any
+/// other failure to write stdout fails a run that otherwise passed.
 fn finish(result: Result<i32, Failure>) -> i32 {
+    if let Some(e) = crate::console::stdout_error() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            say!("initlab: cannot write to stdout: {e}");
+            if matches!(result, Ok(status::OK)) {
+                return status::SETUP;
+            }
+        }
+    }
     match result {
         Ok(code) => code,
         Err(Failure(code, msg)) => {
-            eprintln!("initlab: {msg}");
+            say!("initlab: {msg}");
             code
         }
     }
@@ -447,7 +461,7 @@ fn cleanup() {
     docker::remove_own();
     let left = reaper::kill_all_descendants();
     if !left.is_empty() {
-        eprintln!("initlab: processes that would not die: {left:?}");
+        say!("initlab: processes that would not die: {left:?}");
     }
 }
 
@@ -505,7 +519,7 @@ fn run_ctx(
     };
     let docker = envs.contains(&EnvKind::Docker).then(|| {
         docker::prepare(&inits, false)
-            .inspect_err(|why| eprintln!("initlab: the docker environment is not available: {why}"))
+            .inspect_err(|why| say!("initlab: the docker environment is not available: {why}"))
     });
     let workdir = tempfile::Builder::new()
         .prefix("initlab-run-")
@@ -546,7 +560,7 @@ fn selftest(mut args: RunArgs) -> Result<i32, Failure> {
     let with_table = args.format == Format::Table;
     run_with(args, |results, variants| {
         if with_table {
-            print!("{}", report::mutant_table(results, variants));
+            crate::console::to_stdout(&report::mutant_table(results, variants));
         }
     })
 }
@@ -620,13 +634,13 @@ fn run_with(args: RunArgs, after: impl FnOnce(&[CellResult], &[Variant])) -> Res
     if let Some(shard) = args.shard {
         let all = plan.len();
         plan = take_shard(plan, shard);
-        eprintln!("initlab: shard {shard}: {} of {all} cells", plan.len());
+        say!("initlab: shard {shard}: {} of {all} cells", plan.len());
     }
     let plan = repeated(plan, args.repeat);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    eprintln!(
+    say!(
         "initlab: {} cells, {jobs} at a time; logs in {}",
         plan.len(),
         ctx.workdir.display()
@@ -649,7 +663,7 @@ fn run_with(args: RunArgs, after: impl FnOnce(&[CellResult], &[Variant])) -> Res
     };
     write_report(args.output.as_deref(), &text)?;
     after(&results, &variants);
-    eprintln!("{}", matrix::timing_summary(&results, wall));
+    say!("{}", matrix::timing_summary(&results, wall));
     Ok(exit_status(&results))
 }
 
@@ -868,7 +882,7 @@ fn write_report(output: Option<&Path>, text: &str) -> Result<(), Failure> {
             )
         }),
         None => {
-            print!("{text}");
+            crate::console::to_stdout(text);
             Ok(())
         }
     }
@@ -910,7 +924,7 @@ fn bench_cmd(
 fn images(rebuild: bool, init_dir: Option<&Path>) -> Result<i32, Failure> {
     let inits = inits::locate(init_dir).map_err(|e| Failure(status::SETUP, e))?;
     let ready = docker::prepare(&inits, rebuild).map_err(|e| Failure(status::SETUP, e))?;
-    println!("{} ({})", ready.image, ready.versions);
+    out!("{} ({})", ready.image, ready.versions);
     Ok(status::OK)
 }
 
@@ -934,7 +948,7 @@ fn reproduce_cmd(bug: &str, common: &Common, env: &str) -> Result<i32, Failure> 
 
 fn list(common: &Common) -> Result<i32, Failure> {
     let (variants, scenarios, _) = load_catalogue(common)?;
-    println!("variants:");
+    out!("variants:");
     for v in &variants {
         let state = match v.program() {
             Program::None if v.docker_init => "needs the docker environment".to_string(),
@@ -954,16 +968,16 @@ fn list(common: &Common) -> Result<i32, Failure> {
                 ),
             },
         };
-        println!("  {:<22} {state}\n  {:<22} {}", v.name, "", v.description);
+        out!("  {:<22} {state}\n  {:<22} {}", v.name, "", v.description);
     }
-    println!("scenarios:");
+    out!("scenarios:");
     for s in &scenarios {
-        println!("  {:<24} {}", s.name, s.description);
+        out!("  {:<24} {}", s.name, s.description);
     }
-    println!("environments:");
+    out!("environments:");
     let root = nix::unistd::geteuid().is_root();
-    println!("  direct                   the init is a normal child of the harness");
-    println!(
+    out!("  direct                   the init is a normal child of the harness");
+    out!(
         "  pid1                     PID 1 of a fresh PID namespace{}",
         if root {
             ""
@@ -972,8 +986,8 @@ fn list(common: &Common) -> Result<i32, Failure> {
         }
     );
     match docker::engine() {
-        Ok(v) => println!("  docker                   PID 1 of a container (engine {v})"),
-        Err(why) => println!("  docker                   not available: {why}"),
+        Ok(v) => out!("  docker                   PID 1 of a container (engine {v})"),
+        Err(why) => out!("  docker                   not available: {why}"),
     }
     Ok(status::OK)
 }

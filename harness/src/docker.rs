@@ -164,7 +164,7 @@ fn base_image() -> Result<String, String> {
         .tempdir()
         .map_err(|e| format!("cannot create a directory for debootstrap: {e}"))?;
     let root = dir.path().join("root");
-    eprintln!("initlab: building the base image {tag} with debootstrap (about a minute)");
+    say!("initlab: building the base image {tag} with debootstrap (about a minute)");
     let mut args = vec![
         "--variant=minbase".to_string(),
         "bookworm".to_string(),
@@ -173,13 +173,13 @@ fn base_image() -> Result<String, String> {
     args.extend(mirror);
     let ok = helper::stream(duct::cmd("debootstrap", &args), |l| {
         if debootstrap_phase(l) {
-            eprintln!("  debootstrap: {l}");
+            say!("  debootstrap: {l}");
         }
     })?;
     if !ok {
         return Err("debootstrap failed; see its output above".into());
     }
-    eprintln!("initlab: importing the base image");
+    say!("initlab: importing the base image");
     let tar = duct::cmd("tar", ["-C", &root.display().to_string(), "-c", "."]);
     let imported = helper::output(
         tar.pipe(docker(&["import", "-", &tag])).stderr_to_stdout(),
@@ -236,7 +236,7 @@ pub fn ensure_images(workspace: &Path, rebuild: bool) -> Result<Images, String> 
     }
     let base = base_image()?;
     if !image_exists(&tag) {
-        eprintln!("initlab: building the workload image {tag} (apt inside, a minute or two)");
+        say!("initlab: building the workload image {tag} (apt inside, a minute or two)");
         let dockerfile = workspace
             .join("docker")
             .join("Dockerfile")
@@ -257,7 +257,7 @@ pub fn ensure_images(workspace: &Path, rebuild: bool) -> Result<Images, String> 
         ])
         // The classic builder streams plain lines and needs no buildx plugin.
         .env("DOCKER_BUILDKIT", "0");
-        let ok = helper::stream(build, |l| eprintln!("  docker build: {l}"))?;
+        let ok = helper::stream(build, |l| say!("  docker build: {l}"))?;
         if !ok {
             return Err("`docker build` of the workload image failed; see its output above".into());
         }

@@ -82,12 +82,12 @@ fn build(root: &Path) -> Result<Inits, String> {
     if release {
         args.push("--release");
     }
-    eprintln!(
+    say!(
         "initlab: building the init binaries (cargo {})",
         args.join(" ")
     );
     let ok = helper::stream(duct::cmd("cargo", &args).dir(root), |l| {
-        eprintln!("  cargo: {l}")
+        say!("  cargo: {l}")
     })?;
     if !ok {
         return Err("building initlab-init failed; see cargo's output above".into());

@@ -27,7 +27,7 @@ pub fn main(pid: i32, json: bool) -> Result<i32, Failure> {
                 })
             })
             .collect();
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         );
@@ -39,15 +39,17 @@ pub fn main(pid: i32, json: bool) -> Result<i32, Failure> {
         } else {
             p.cmdline.join(" ")
         };
-        println!(
+        out!(
             "{} (parent {}, state {}): {command}",
-            p.pid, p.ppid, p.state
+            p.pid,
+            p.ppid,
+            p.state
         );
-        println!("  blocked {}", show_mask(p.signals.blocked));
-        println!("  ignored {}", show_mask(p.signals.ignored));
-        println!("  pending {}", show_mask(p.signals.pending));
+        out!("  blocked {}", show_mask(p.signals.blocked));
+        out!("  ignored {}", show_mask(p.signals.ignored));
+        out!("  pending {}", show_mask(p.signals.pending));
         if p.signals.sigchld_stuck() {
-            println!("  SIGCHLD is pending while blocked: this process will never see it");
+            out!("  SIGCHLD is pending while blocked: this process will never see it");
         }
     }
     Ok(status::OK)

@@ -29,11 +29,11 @@ pub fn install(cleanup: fn()) {
         .spawn(move || {
             let Ok(sig) = set.wait() else { return };
             REQUESTED.store(true, Ordering::SeqCst);
-            eprintln!("initlab: {sig:?} received; stopping every process of the run");
+            say!("initlab: {sig:?} received; stopping every process of the run");
             let left = reaper::kill_all_descendants();
             cleanup();
             if !left.is_empty() {
-                eprintln!("initlab: these processes would not die: {left:?}");
+                say!("initlab: these processes would not die: {left:?}");
             }
             std::process::exit(130);
         })

@@ -11,6 +11,9 @@
 
 // Public only what the binaries and the integration tests use, so that
 // the compiler names whatever nothing uses.
+#[macro_use]
+mod console;
+
 pub(crate) mod audit;
 pub(crate) mod bench;
 pub mod cell;

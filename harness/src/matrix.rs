@@ -29,7 +29,7 @@ pub fn run(ctx: &RunCtx, none: &Variant, plan: Vec<Planned>, jobs: usize) -> Vec
     let done = AtomicUsize::new(0);
     let report = |r: &CellResult, baseline_only: bool| {
         if baseline_only {
-            eprintln!(
+            say!(
                 "[baseline] {:<4} {} ({:.1} s)",
                 r.verdict.word(),
                 r.scenario,
@@ -44,7 +44,7 @@ pub fn run(ctx: &RunCtx, none: &Variant, plan: Vec<Planned>, jobs: usize) -> Vec
         } else {
             format!(" — {}", report::shorten(&r.reason, 140))
         };
-        eprintln!(
+        say!(
             "[{n:>3}/{total}] {mark:<18} {} ({:.1} s){why}",
             r.id(),
             r.duration_ms as f64 / 1000.0

@@ -98,7 +98,7 @@ fn build_venv(base: &Path, requirements: &Path, venv: &Path) -> Result<(), Strin
         .prefix("venv-building-")
         .tempdir_in(parent)
         .map_err(|e| format!("cannot create a directory in {}: {e}", parent.display()))?;
-    eprintln!(
+    say!(
         "initlab: building the Python environment in {} (first run only)",
         venv.display()
     );
@@ -111,7 +111,7 @@ fn build_venv(base: &Path, requirements: &Path, venv: &Path) -> Result<(), Strin
                 staging.path().as_os_str(),
             ],
         ),
-        |l| eprintln!("  venv: {l}"),
+        |l| say!("  venv: {l}"),
     )?;
     if !ok {
         return Err(format!(
@@ -134,7 +134,7 @@ fn build_venv(base: &Path, requirements: &Path, venv: &Path) -> Result<(), Strin
                 requirements.as_os_str(),
             ],
         ),
-        |l| eprintln!("  pip: {l}"),
+        |l| say!("  pip: {l}"),
     )?;
     if !ok {
         return Err(format!(
@@ -149,6 +149,6 @@ fn build_venv(base: &Path, requirements: &Path, venv: &Path) -> Result<(), Strin
         // Another run finished first: use its venv.
         let _ = std::fs::remove_dir_all(&staged);
     }
-    eprintln!("initlab: Python environment ready");
+    say!("initlab: Python environment ready");
     Ok(())
 }

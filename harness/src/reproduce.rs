@@ -21,7 +21,7 @@ fn check<'a>(r: &'a CellResult, name: &str) -> Option<&'a crate::checks::Check> 
 
 fn say_check(r: &CellResult, name: &str) {
     if let Some(c) = check(r, name) {
-        println!(
+        out!(
             "     {:<15} {:<4}  {}",
             c.name,
             c.verdict.word(),
@@ -35,7 +35,7 @@ fn say_processes(r: &CellResult) {
         if p.role == Role::Other {
             continue;
         }
-        println!(
+        out!(
             "     {:<7} {:>7}  SigBlk {}",
             p.role.name(),
             p.pid,
@@ -53,36 +53,34 @@ pub fn issue_38(
     let broken = find(variants, "initlab-init-issue38")?;
     let fixed = find(variants, "initlab-init")?;
     let none = find(variants, "none")?;
-    println!(
+    out!(
         "Reproducing cinit issue 38: gunicorn with a subclass of the gevent worker, \
          started by an init that blocks signals for its signalfd ({} environment).\n",
         env.name()
     );
-    println!("0. Baseline: the same workload with no init at all.");
+    out!("0. Baseline: the same workload with no init at all.");
     let base_run = cell::run(ctx, none, scenario, EnvKind::Direct, None);
     let baseline = Baseline::from_processes(&base_run.processes);
     say_processes(&base_run);
     say_check(&base_run, "boot");
 
-    println!("\n1. The broken init (cinit <= 1.3.3 replica) starts gunicorn. What each process inherited:");
+    out!("\n1. The broken init (cinit <= 1.3.3 replica) starts gunicorn. What each process inherited:");
     let bad = cell::run(ctx, broken, scenario, env, Some(&baseline));
     if bad.verdict == Verdict::Skip {
         return Err(Failure(status::SETUP, bad.reason));
     }
     say_processes(&bad);
     say_check(&bad, "blocked");
-    println!("\n2. Each worker imports the app after gevent's monkey patching; the import calls");
-    println!(
-        "   ctypes.util.find_library, which runs `ldconfig -p` through the patched subprocess."
-    );
-    println!("   gevent waits for that child with a libev child watcher, driven by SIGCHLD:");
+    out!("\n2. Each worker imports the app after gevent's monkey patching; the import calls");
+    out!("   ctypes.util.find_library, which runs `ldconfig -p` through the patched subprocess.");
+    out!("   gevent waits for that child with a libev child watcher, driven by SIGCHLD:");
     say_check(&bad, "boot");
     say_check(&bad, "sigchld-pending");
     say_check(&bad, "zombies");
-    println!("\n3. The request that never returned:");
+    out!("\n3. The request that never returned:");
     say_check(&bad, "subprocess");
 
-    println!("\n4. The fix: initlab-init empties the mask between fork and exec. Same workload:");
+    out!("\n4. The fix: initlab-init empties the mask between fork and exec. Same workload:");
     let good = cell::run(ctx, fixed, scenario, env, Some(&baseline));
     say_processes(&good);
     for name in [
@@ -106,8 +104,8 @@ pub fn issue_38(
         && failed(&bad, "boot")
         && failed(&bad, "sigchld-pending");
     let held = good.verdict == Verdict::Pass;
-    println!();
-    println!(
+    out!();
+    out!(
         "The bug {}: {}",
         if reproduced {
             "reproduced"
@@ -120,7 +118,7 @@ pub fn issue_38(
             "the harness or the replica is broken; see the checks above."
         }
     );
-    println!(
+    out!(
         "The fix {}.",
         if held {
             "held: every check passed"

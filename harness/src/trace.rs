@@ -33,13 +33,13 @@ pub fn strace() -> Result<PathBuf, String> {
 /// then execs ARGV with the signal state its parent gave this process.
 pub fn gate(fifo: &Path, argv: &[String]) -> i32 {
     let Some(first) = argv.first() else {
-        eprintln!("initlab trace-gate: give a command after --");
+        say!("initlab trace-gate: give a command after --");
         return 2;
     };
     let opened = std::fs::OpenOptions::new().read(true).open(fifo);
     let mut byte = [0u8; 1];
     if let Err(e) = opened.and_then(|mut f| f.read(&mut byte)) {
-        eprintln!("initlab trace-gate: {}: {e}", fifo.display());
+        say!("initlab trace-gate: {}: {e}", fifo.display());
         return 2;
     }
     // The Rust runtime ignored SIGPIPE in this process; whoever started it
@@ -53,11 +53,11 @@ pub fn gate(fifo: &Path, argv: &[String]) -> i32 {
     }
     let args: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_str())).collect();
     let Ok(args) = args else {
-        eprintln!("initlab trace-gate: an argument holds a NUL byte");
+        say!("initlab trace-gate: an argument holds a NUL byte");
         return 2;
     };
     let err = nix::unistd::execvp(&args[0], &args).unwrap_err();
-    eprintln!("initlab trace-gate: cannot run {first}: {err}");
+    say!("initlab trace-gate: cannot run {first}: {err}");
     127
 }
 

@@ -124,3 +124,71 @@ fn reproduce_issue_38_narrates_and_exits_0(#[values("direct", "pid1", "docker")]
     assert!(text.contains("The bug reproduced"), "{text}");
     assert!(text.contains("The fix held"), "{text}");
 }
+
+/// A stdout that fails: a full disk, or a pipe whose reader is gone.
+fn broken_stdout(sink: &str) -> std::process::Stdio {
+    match sink {
+        "full" => std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+            .into(),
+        _ => {
+            let (read_end, write_end) = nix::unistd::pipe().unwrap();
+            drop(read_end);
+            write_end.into()
+        }
+    }
+}
+
+/// A full disk fails the command in one line; a reader that went away
+/// (`| head`) took what it wanted. Neither is a panic.
+#[rstest]
+fn a_broken_stdout_is_one_line_never_a_panic(
+    #[values("full", "closed pipe")] sink: &str,
+    #[values("list", "--help", "inspect")] what: &str,
+) {
+    let me = std::process::id().to_string();
+    let args: Vec<&str> = match what {
+        "inspect" => vec!["inspect", &me],
+        other => vec![other],
+    };
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("initlab"))
+        .args(&args)
+        .env("INITLAB_INIT_DIR", common::init_dir())
+        .stdout(broken_stdout(sink))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if sink == "full" {
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("cannot write to stdout"), "{stderr}");
+    } else {
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert_eq!(stderr, "");
+    }
+}
+
+/// A run whose stderr is a full disk still runs, tears down and reports.
+#[test]
+fn a_run_with_a_full_stderr_still_reports() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("initlab"))
+        .args(["run", "--variant", "initlab-init", "--scenario", "probe"])
+        .args(["--env", "direct", "--format", "json"])
+        .env("INITLAB_INIT_DIR", common::init_dir())
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["cells"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+}

@@ -106,6 +106,21 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("--grace: `{text}` is not a number of seconds from 0 to 86400"))
 }
 
+/// Writes help or the version to stdout; `println!` would panic on a full
+/// disk or a closed pipe.
+fn answer(text: &str) -> i32 {
+    let mut stdout = std::io::stdout();
+    match std::io::Write::write_all(&mut stdout, text.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut stdout))
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            log::say(format_args!("cannot write to stdout: {e}"));
+            exit::SINGLE_SETUP
+        }
+    }
+}
+
 /// Runs the init; returns its exit status.
 pub fn main(flavor: Flavor) -> i32 {
     main_with(flavor, std::env::args_os().skip(1))
@@ -122,12 +137,10 @@ pub fn main_with(flavor: Flavor, args: impl IntoIterator<Item = OsString>) -> i3
                 Flavor::Issue38 => ABOUT_ISSUE38,
             };
             let options = OPTIONS.replace("{name}", name);
-            println!("{about}\n\n{options}\n\n{AFTER_HELP}");
-            return 0;
+            return answer(&format!("{about}\n\n{options}\n\n{AFTER_HELP}\n"));
         }
         Err(Stop::Version) => {
-            println!("{name} {}", env!("CARGO_PKG_VERSION"));
-            return 0;
+            return answer(&format!("{name} {}\n", env!("CARGO_PKG_VERSION")));
         }
         Err(Stop::Usage(msg)) => {
             let _ = std::io::Write::write_all(

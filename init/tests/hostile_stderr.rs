@@ -77,3 +77,42 @@ fn a_dead_stderr_kills_no_sibling() {
     live.signal(libc::SIGTERM);
     live.wait(Duration::from_secs(10));
 }
+
+/// Help and the version on a stdout that fails. A full disk: one line on
+/// stderr and the init's own failure status, never a panic. A pipe whose
+/// reader is gone: SIGPIPE, as for any Unix tool, since the init ignores it
+/// only once it starts supervising.
+#[rstest::rstest]
+fn help_and_version_on_a_broken_stdout(
+    #[values("--help", "--version")] flag: &str,
+    #[values("full", "closed pipe")] sink: &str,
+) {
+    let stdout = match sink {
+        "full" => Stdio::from(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        ),
+        _ => {
+            let (read_end, write_end) = nix::unistd::pipe().unwrap();
+            drop(read_end);
+            Stdio::from(write_end)
+        }
+    };
+    let out = std::process::Command::new(INIT)
+        .arg(flag)
+        .stdout(stdout)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if sink == "full" {
+        assert_eq!(out.status.code(), Some(125), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("cannot write to stdout"), "{stderr}");
+    } else {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+        assert_eq!(stderr, "");
+    }
+}

@@ -82,7 +82,7 @@ pub fn harness_cost(
     let python = ctx.python.as_ref().ok_or("no Python environment")?;
     let (mut cells, mut bares, mut hangs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..sizes.cell_runs {
-        eprintln!("initlab bench: a cell, the same workload bare, and a hang");
+        say!("initlab bench: a cell, the same workload bare, and a hang");
         let t = Instant::now();
         let r = cell::run(ctx, find("none")?, gunicorn, EnvKind::Direct, None);
         cells.push(t.elapsed().as_secs_f64());
@@ -129,7 +129,7 @@ fn crowded(
     sizes: &Sizes,
     quiet: Option<Stats>,
 ) -> Result<Vec<CostRow>, String> {
-    eprintln!(
+    say!(
         "initlab bench: the cell again among {} unrelated processes",
         sizes.crowd
     );

@@ -84,7 +84,7 @@ pub fn helper_orphans(n: usize) -> i32 {
         .map_or("-".to_string(), |(a, b)| {
             format!("{:.3}", b.saturating_sub(a) as f64 / 1e6)
         });
-    println!("{n} {secs} {zombies} {cpu_ms}");
+    out!("{n} {secs} {zombies} {cpu_ms}");
     0
 }
 

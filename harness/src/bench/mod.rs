@@ -381,7 +381,7 @@ fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Ro
     for pass in 0..sizes.passes {
         for k in 0..present.len() {
             let i = (k + pass) % present.len();
-            eprintln!(
+            say!(
                 "initlab bench: {env}: pass {}/{}: {}",
                 pass + 1,
                 sizes.passes,
@@ -395,7 +395,7 @@ fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Ro
         .iter()
         .map(|init| {
             if !init.is_none() && init.path.is_none() {
-                eprintln!("initlab bench: {env}: {} is not installed", init.name);
+                say!("initlab bench: {env}: {} is not installed", init.name);
                 return Row::missing(init.name, env);
             }
             let (init, s) = measured.next().expect("one sample set per present init");
@@ -554,7 +554,7 @@ pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<Report, 
     if group.is_some() && autogroup {
         drop(group);
         for init in all.iter().filter(|i| i.is_none() || i.path.is_some()) {
-            eprintln!("initlab bench: latency outside the cgroup: {}", init.name);
+            say!("initlab bench: latency outside the cgroup: {}", init.name);
             let mut s = Samples::default();
             s.latency_of(init, &helper, true, sizes, sizes.signal_processes);
             outside_cgroup.push(Row::from_samples(init, "pid1", s));
