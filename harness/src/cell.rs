@@ -555,6 +555,9 @@ fn record_init_version(
         Program::External(name) => which::which(&name).map_err(|_| {
             Skip(match &variant.install {
                 Some(cmd) => format!("{name} is not installed; install it with `{cmd}`"),
+                None if name.contains('/') => {
+                    format!("{name} is not an executable file: give the path of an init")
+                }
                 None => format!("{name} is not on PATH"),
             })
         })?,

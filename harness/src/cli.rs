@@ -783,8 +783,12 @@ fn merge(paths: &[PathBuf], format: Format, output: Option<&Path>) -> Result<i32
     let mut shards: Vec<Shard> = Vec::new();
     let mut wall_ms = 0;
     for path in paths {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+        let text = crate::input::read_text(path, crate::input::MAX_REPORT).map_err(|e| {
+            usage(format!(
+                "{}: {e}; give the JSON reports of `initlab run --format json`",
+                path.display()
+            ))
+        })?;
         let read: report::ReadReport = serde_json::from_str(&text).map_err(|e| {
             usage(format!(
                 "{} is not an initlab JSON report ({e}); write one with `initlab run --format json`",

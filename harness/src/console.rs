@@ -27,6 +27,16 @@ macro_rules! out {
     };
 }
 
+/// `text`, cut to `max` characters with an ellipsis.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
 pub fn to_stderr(args: std::fmt::Arguments) {
     // One write for the whole line, so that lines from the cells' threads
     // never interleave.

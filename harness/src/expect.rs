@@ -48,8 +48,9 @@ impl Expectations {
     pub fn load(path: Option<&Path>) -> Result<Expectations, String> {
         let (text, origin) = match path {
             Some(p) => (
-                std::fs::read_to_string(p)
-                    .map_err(|e| format!("{}: cannot read: {e}", p.display()))?,
+                crate::input::read_text(p, crate::input::MAX_CONFIG).map_err(|e| {
+                    format!("{}: {e}; give an expectations file in YAML", p.display())
+                })?,
                 p.display().to_string(),
             ),
             None => (
@@ -57,8 +58,7 @@ impl Expectations {
                 "built-in expectations.yml".to_string(),
             ),
         };
-        let file: File = serde_yaml_ng::from_str(&text)
-            .map_err(|e| format!("{origin}: invalid expectations file: {e}"))?;
+        let file: File = crate::input::yaml(&text, &origin, "expectations file")?;
         Ok(Expectations {
             entries: file.expectations,
         })

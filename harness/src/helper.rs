@@ -3,24 +3,56 @@
 //! the harness's reaper leaves their exit status to duct, and that every one
 //! has a deadline.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
 
 use crate::reaper;
 
-/// Runs `expr` to completion with stdout captured, killing it at `timeout`.
+/// Most of a helper's stdout kept: a user's init asked for `--version`
+/// may print without end, and everything past this is read and dropped.
+const MAX_OUTPUT: usize = 4 << 20;
+
+/// Runs `expr` to completion with stdout captured (its first
+/// [`MAX_OUTPUT`] bytes), killing it at `timeout`.
 pub fn output(expr: duct::Expression, timeout: Duration) -> Result<std::process::Output, String> {
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let handle = expr
-        .stdout_capture()
+        .stdout_file(write_end)
         .stdin_null()
         .unchecked()
         .start()
         .map_err(|e| e.to_string())?;
+    // The write end now lives only in the child (duct dropped its copy),
+    // so the reader sees the end of the output once the child is gone.
+    let (sent, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut pipe = std::fs::File::from(read_end);
+        let mut buf = [0u8; 64 * 1024];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let room = MAX_OUTPUT.saturating_sub(kept.len());
+            kept.extend_from_slice(&buf[..n.min(room)]);
+        }
+        let _ = sent.send(kept);
+    });
     reaper::foreign(handle.pids(), || {
         let end = Instant::now() + timeout;
         loop {
             match handle.try_wait() {
-                Ok(Some(out)) => return Ok(out.clone()),
+                Ok(Some(out)) => {
+                    let mut out = out.clone();
+                    // A grandchild holding the pipe open gets what is left
+                    // of the deadline, not more.
+                    let left = end
+                        .saturating_duration_since(Instant::now())
+                        .max(Duration::from_secs(1));
+                    out.stdout = got.recv_timeout(left).unwrap_or_default();
+                    return Ok(out);
+                }
                 Ok(None) if Instant::now() >= end => {
                     let _ = handle.kill();
                     return Err(format!("did not finish within {timeout:?}"));
@@ -66,4 +98,26 @@ pub fn stdout_of(expr: duct::Expression, timeout: Duration) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_keeps_a_bounded_part_and_has_a_deadline() {
+        let out = output(
+            duct::cmd("head", ["-c", "10000000", "/dev/zero"]),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), MAX_OUTPUT);
+        let out = output(duct::cmd("echo", ["hello"]), Duration::from_secs(30)).unwrap();
+        assert_eq!(out.stdout, b"hello\n");
+        let started = Instant::now();
+        let endless = output(duct::cmd("yes", ["y"]), Duration::from_millis(300));
+        assert!(endless.unwrap_err().starts_with("did not finish within"));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
 }

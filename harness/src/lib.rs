@@ -26,6 +26,7 @@ pub mod environment;
 pub mod expect;
 pub(crate) mod helper;
 pub mod inits;
+pub(crate) mod input;
 pub(crate) mod inspect;
 pub(crate) mod interrupt;
 pub(crate) mod matrix;

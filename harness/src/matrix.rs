@@ -42,7 +42,7 @@ pub fn run(ctx: &RunCtx, none: &Variant, plan: Vec<Planned>, jobs: usize) -> Vec
         let why = if r.reason.is_empty() {
             String::new()
         } else {
-            format!(" — {}", report::shorten(&r.reason, 140))
+            format!(" — {}", crate::console::shorten(&r.reason, 140))
         };
         say!(
             "[{n:>3}/{total}] {mark:<18} {} ({:.1} s){why}",

@@ -69,8 +69,8 @@ pub fn provide(explicit: Option<&Path>, scenarios: &Path) -> Result<Python, Stri
         });
     }
     let requirements = scenarios.join("requirements.txt");
-    let pinned = std::fs::read_to_string(&requirements)
-        .map_err(|e| format!("{}: cannot read: {e}", requirements.display()))?;
+    let pinned = crate::input::read_text(&requirements, crate::input::MAX_CONFIG)
+        .map_err(|e| format!("{}: {e}", requirements.display()))?;
     let base = base_interpreter()?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     pinned.hash(&mut hasher);

@@ -16,16 +16,6 @@ pub enum Format {
     Junit,
 }
 
-/// `text`, cut to `max` characters with an ellipsis.
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max - 1).collect();
-        format!("{cut}…")
-    }
-}
-
 /// A cell's verdict against its expectation, in a word or two.
 pub fn mark(r: &CellResult) -> String {
     if r.flaky {
@@ -93,7 +83,7 @@ pub fn table(results: &[CellResult]) -> String {
                 "  {:<18} {}: {}\n",
                 mark(r),
                 r.id(),
-                shorten(&r.reason, 200)
+                crate::console::shorten(&r.reason, 200)
             ));
         }
     }
@@ -134,7 +124,7 @@ pub fn audit_table(r: &CellResult) -> String {
             "| {} | {} | {} | {} | {} | {} |\n",
             p.pid,
             p.role.name(),
-            shorten(&p.command, 60),
+            crate::console::shorten(&p.command, 60),
             names(&p.blocked),
             names(&p.ignored),
             names(&p.pending),

@@ -72,14 +72,14 @@ pub fn default_dir() -> PathBuf {
 
 pub fn load(dir: &Path) -> Result<Vec<Scenario>, String> {
     let file = dir.join("scenarios.yml");
-    let text = std::fs::read_to_string(&file).map_err(|e| {
+    let text = crate::input::read_text(&file, crate::input::MAX_CONFIG).map_err(|e| {
         format!(
-            "{}: cannot read ({e}); give the scenarios folder with --scenarios DIR",
+            "{}: {e}; give the scenarios folder with --scenarios DIR",
             file.display()
         )
     })?;
-    let parsed: ScenariosFile = serde_yaml_ng::from_str(&text)
-        .map_err(|e| format!("{}: invalid scenarios file: {e}", file.display()))?;
+    let parsed: ScenariosFile =
+        crate::input::yaml(&text, &file.display().to_string(), "scenarios file")?;
     Ok(parsed.scenarios)
 }
 

@@ -34,8 +34,10 @@ impl Report {
     }
 }
 
+/// What the workload wrote about itself, up to 64 MiB: it writes a few
+/// lines per process, and a file beyond that is not a report to trust whole.
 pub fn read_log(log: &Path) -> String {
-    std::fs::read_to_string(log).unwrap_or_default()
+    crate::input::read_prefix(log, 64 << 20)
 }
 
 /// The file the workload's self-reports go to (`INITLAB_REPORT`).
@@ -88,7 +90,7 @@ pub fn probe_output(cell: &Path) -> Option<(i32, SignalState)> {
 
 /// The last lines of the log, for a failure's evidence.
 pub fn tail(log: &Path, lines: usize) -> Vec<String> {
-    let text = read_log(log);
+    let text = crate::input::read_tail(log, 64 << 10);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..]
         .iter()

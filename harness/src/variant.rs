@@ -73,8 +73,7 @@ impl Variant {
 }
 
 fn parse(text: &str, origin: &str) -> Result<Vec<Variant>, String> {
-    let file: VariantsFile = serde_yaml_ng::from_str(text)
-        .map_err(|e| format!("{origin}: invalid variants file: {e}"))?;
+    let file: VariantsFile = crate::input::yaml(text, origin, "variants file")?;
     Ok(file.variants)
 }
 
@@ -83,8 +82,8 @@ fn parse(text: &str, origin: &str) -> Result<Vec<Variant>, String> {
 pub fn load(files: &[PathBuf], inits: &[String]) -> Result<Vec<Variant>, String> {
     let mut all = parse(BUILT_IN, "built-in variants.yml")?;
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+        let text = crate::input::read_text(file, crate::input::MAX_CONFIG)
+            .map_err(|e| format!("{}: {e}; give a variants file in YAML", file.display()))?;
         for v in parse(&text, &file.display().to_string())? {
             add(&mut all, anchored(v));
         }

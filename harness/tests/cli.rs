@@ -28,12 +28,17 @@ fn initlab() -> Command {
 #[case::container_with_space(&["audit", "--container", "a b"][..], "not a container name or id")]
 #[case::image_as_option(&["audit", "--image=-v/:/host"][..], "not an image reference")]
 #[case::no_target(&["audit"][..], "required arguments were not provided: <--pid <PID>|")]
+#[case::endless_variants(&["run", "--variants", "/dev/zero"][..], "/dev/zero: not a regular file")]
+#[case::endless_expectations(&["run", "--expectations", "/dev/urandom"][..], "not a regular file")]
+#[case::endless_report(&["merge", "/dev/zero"][..], "/dev/zero: not a regular file")]
+#[case::not_yaml(&["run", "--variants", "/etc/passwd"][..], "/etc/passwd: invalid variants file")]
 fn bad_input_is_one_line_and_exit_2(#[case] args: &[&str], #[case] needle: &str) {
     let out = initlab().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(needle), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.len() < 1024, "a short line: {stderr}");
 }
 
 #[test]

@@ -135,7 +135,7 @@ fn first_line(out: Result<std::process::Output, String>) -> Option<String> {
     let out = out.ok().filter(|o| o.status.success())?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| !l.trim().is_empty())?.trim();
-    Some(crate::report::shorten(line, 120))
+    Some(crate::console::shorten(line, 120))
 }
 
 /// Runs the image, audits it once it is ready, stops it and judges the stop.

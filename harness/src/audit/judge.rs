@@ -28,7 +28,7 @@ impl Seen<'_> {
         let command = if self.now.cmdline.is_empty() {
             format!("[{}]", self.now.comm)
         } else {
-            crate::report::shorten(&self.now.cmdline.join(" "), 80)
+            crate::console::shorten(&self.now.cmdline.join(" "), 80)
         };
         format!("pid {} ({}, {command})", self.now.pid, self.role.name())
     }
