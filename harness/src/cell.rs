@@ -308,6 +308,7 @@ fn prepare_and_run(
         .append(true)
         .open(&log_path)
         .map_err(|e| Skip(format!("cannot create {}: {e}", log_path.display())))?;
+    let log_guard = crate::cell_log::guard(&log);
     let port = free_port().map_err(|e| Skip(format!("no free TCP port on 127.0.0.1: {e}")))?;
     let scenarios = paths.scenarios.display().to_string();
     let workload = scenario.argv(
@@ -445,6 +446,7 @@ fn prepare_and_run(
         &format!("{}--{}--{}", variant.name, scenario.name, env.name()),
     );
     let kept = ctx.workdir.join(format!("{stem}.log"));
+    drop(log_guard);
     let _ = std::fs::copy(&log_path, &kept);
     let mut tail_from = kept;
     for name in [self_report::REPORTS, self_report::GUNICORN_LOG] {

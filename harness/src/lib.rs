@@ -17,6 +17,7 @@ mod console;
 pub(crate) mod audit;
 pub(crate) mod bench;
 pub mod cell;
+pub(crate) mod cell_log;
 pub mod checks;
 pub mod cli;
 pub mod docker;

@@ -303,3 +303,40 @@ fn a_skip_asked_for_is_never_green() {
     let out = run_it(&["--allow-skip"]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// An init that prints 200 MB before it execs the workload: its verdicts
+/// are those of an exec wrapper, and the log kept of it is cut back.
+#[test]
+fn a_loud_init_is_judged_and_its_log_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let loud = script(dir.path(), "loud", r#"yes | head -c 200000000; exec "$@""#);
+    let runs = dir.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let mut cmd = common::initlab();
+    cmd.env("TMPDIR", &runs)
+        .args(["run", "--format", "json", "--env", "direct"])
+        .args(["--scenario", "probe", "--variant", "loud", "--init", &loud])
+        .timeout(Duration::from_secs(300));
+    let (report, status) = common::json_report(cmd);
+    assert_eq!(status, Some(0), "{report}");
+    let logs: Vec<_> = walk(&runs)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("loud--probe--direct.log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let len = std::fs::metadata(&logs[0]).unwrap().len();
+    assert!(len < 128 << 20, "{} is {len} bytes", logs[0].display());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
