@@ -143,7 +143,7 @@ fn crowded(
             return Err(format!("the crowded benchmark cell failed: {}", r.reason));
         }
     }
-    let (walk, scan) = sample_costs(ctx, 50)?;
+    let SampleCosts { walk, scan } = sample_costs(ctx, 50)?;
     drop(crowd);
     let busy = Stats::of(cells);
     Ok(vec![
@@ -155,19 +155,26 @@ fn crowded(
         CostRow::ratio("crowded cell ÷ quiet cell", busy, quiet),
         CostRow::stats(
             "one sample of a 2-process tree among them: its own subtree (`task/*/children`)",
-            walk,
+            Some(walk),
             "ms",
         ),
         CostRow::stats(
             "the same sample by reading every process on the host",
-            scan,
+            Some(scan),
             "ms",
         ),
     ])
 }
 
-/// Milliseconds per sample of a small live tree, walked and scanned.
-fn sample_costs(ctx: &RunCtx, rounds: usize) -> Result<(Option<Stats>, Option<Stats>), String> {
+/// Milliseconds per sample of a small live tree.
+struct SampleCosts {
+    /// Down its own subtree, through `task/*/children`.
+    walk: Stats,
+    /// By reading every process on the host.
+    scan: Stats,
+}
+
+fn sample_costs(ctx: &RunCtx, rounds: usize) -> Result<SampleCosts, String> {
     let log = tempfile::tempfile().map_err(|e| e.to_string())?;
     let argv: Vec<String> = ["sh", "-c", "sleep 30 & exec sleep 30"]
         .iter()
@@ -199,10 +206,10 @@ fn sample_costs(ctx: &RunCtx, rounds: usize) -> Result<(Option<Stats>, Option<St
     let walk = time(&|r| crate::proc_state::tree(r).len());
     let scan = time(&|r| crate::proc_state::tree_by_scan(r).len());
     started.teardown(&[]);
-    if walk.is_none() || scan.is_none() {
-        return Err("the sampled tree did not hold its two processes".into());
+    match walk.zip(scan) {
+        Some((walk, scan)) => Ok(SampleCosts { walk, scan }),
+        None => Err("the sampled tree did not hold its two processes".into()),
     }
-    Ok((walk, scan))
 }
 
 /// Unrelated processes, each blocked in `pause`, killed and reaped on drop.

@@ -169,14 +169,16 @@ pub struct Memory {
     pub hwm_kb: u64,
 }
 
-/// SIGTERM to the init until the child observes it, in µs, round by round;
-/// and the init's memory while the child runs.
-pub fn latency(
-    init: &Init,
-    helper: &Path,
-    pid1: bool,
-    rounds: usize,
-) -> Option<(Vec<f64>, Option<Memory>)> {
+/// What one init's life of latency rounds showed.
+pub struct Latency {
+    /// SIGTERM to the init until the child observes it, in µs, round by round.
+    pub rounds_us: Vec<f64>,
+    /// The init's memory while the child runs; None for `none`.
+    pub memory: Option<Memory>,
+}
+
+/// Latency rounds under one fresh init.
+pub fn latency(init: &Init, helper: &Path, pid1: bool, rounds: usize) -> Option<Latency> {
     let child = vec![
         helper.display().to_string(),
         "bench-helper".into(),
@@ -213,7 +215,10 @@ pub fn latency(
             })
     };
     kill_and_wait(pid);
-    Some((out, memory))
+    Some(Latency {
+        rounds_us: out,
+        memory,
+    })
 }
 
 /// Eight bytes from the helper, or None after two seconds of silence.

@@ -168,9 +168,9 @@ impl Samples {
     ) {
         let rounds = sizes.signal_rounds.div_ceil(sizes.signal_processes.max(1));
         for _ in 0..processes {
-            if let Some((lat, memory)) = measure::latency(init, helper, pid1, rounds) {
-                self.latency.extend(lat);
-                if let Some(m) = memory {
+            if let Some(l) = measure::latency(init, helper, pid1, rounds) {
+                self.latency.extend(l.rounds_us);
+                if let Some(m) = l.memory {
                     self.rss_kb.push(m.rss_kb);
                     self.hwm_kb.push(m.hwm_kb);
                 }
