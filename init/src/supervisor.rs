@@ -37,6 +37,15 @@ const QUIET: Duration = Duration::from_millis(10);
 /// Exits that never stop for `QUIET` still get a sweep every `SWEEP`, which
 /// may go on for this long while more come: at most a fortieth of the time.
 const OVERDUE_BUDGET: Duration = Duration::from_millis(25);
+/// A SIGCHLD may stand for more exits than the one it names, and one of
+/// them may be a program's: so on each SIGCHLD every running program is
+/// looked at by pid, when there are this few of them.
+const FEW_PROGRAMS: usize = 4;
+/// With more, they are looked at once per this long at most: in a storm of
+/// orphan exits, a waitpid per program per SIGCHLD tripled the init's CPU
+/// with 30 programs. A program's coalesced exit then waits for the next
+/// SIGCHLD after this, or for the quiet sweep.
+const PROGRAMS_EVERY: Duration = Duration::from_millis(1);
 /// After SIGKILL, how long to wait for the kernel to finish the kills.
 const AFTER_KILL: Duration = Duration::from_secs(2);
 
@@ -162,6 +171,8 @@ pub struct Supervisor {
     /// SIGCHLD came (they coalesce), or a sweep stopped for exits still
     /// coming. None after a sweep that left nothing to collect.
     owed_since: Option<Instant>,
+    /// When every running program was last looked at on a SIGCHLD.
+    programs_seen: Option<Instant>,
     /// The sweep's list, kept between sweeps: a burst of thousands of exits
     /// would otherwise have the allocator map and unmap it on every wake.
     ended: Vec<(Pid, Ending)>,
@@ -194,6 +205,7 @@ impl Supervisor {
             me: std::process::id() as i32,
             sweep_due: true,
             owed_since: None,
+            programs_seen: None,
             ended: Vec::new(),
         })
     }
@@ -476,16 +488,20 @@ impl Supervisor {
                 own_ended = is_own;
             }
         }
-        for unit in &self.units {
-            let Some(p) = unit.pid().filter(|_| !unit.adopted_main) else {
-                continue;
-            };
-            if let Some(ending) = reap::one(p.as_raw()) {
-                self.ended.push((p, ending));
-                own_ended = true;
+        let now = Instant::now();
+        if programs_due(self.units.len(), self.programs_seen, now) {
+            self.programs_seen = Some(now);
+            for unit in &self.units {
+                let Some(p) = unit.pid().filter(|_| !unit.adopted_main) else {
+                    continue;
+                };
+                if let Some(ending) = reap::one(p.as_raw()) {
+                    self.ended.push((p, ending));
+                    own_ended = true;
+                }
             }
         }
-        self.owed_since.get_or_insert_with(Instant::now);
+        self.owed_since.get_or_insert(now);
         // A program's end changes what the init does next: sweep now, to
         // know what is left. Once stopping, the quiet sweep after the last
         // exit finds nothing left, and a stop that sends SIGTERM to
@@ -739,5 +755,28 @@ fn send(pid: Pid, sig: i32, group: bool, value: Option<u64>, me: i32) {
         } else {
             libc::kill(pid.as_raw(), sig);
         }
+    }
+}
+
+/// Whether a SIGCHLD looks at every running program (see `FEW_PROGRAMS`).
+fn programs_due(programs: usize, last: Option<Instant>, now: Instant) -> bool {
+    programs <= FEW_PROGRAMS || last.is_none_or(|t| now.duration_since(t) >= PROGRAMS_EVERY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_programs_are_looked_at_once_per_interval() {
+        let t = Instant::now();
+        let soon = t + PROGRAMS_EVERY / 2;
+        let later = t + PROGRAMS_EVERY;
+        // A few: on every SIGCHLD.
+        assert!(programs_due(FEW_PROGRAMS, Some(t), soon));
+        // Many: at the first, then not again within the interval.
+        assert!(programs_due(FEW_PROGRAMS + 1, None, t));
+        assert!(!programs_due(FEW_PROGRAMS + 1, Some(t), soon));
+        assert!(programs_due(FEW_PROGRAMS + 1, Some(t), later));
     }
 }

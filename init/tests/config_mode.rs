@@ -285,3 +285,33 @@ fn mainpid_hands_the_program_over_to_the_daemon() {
     assert_eq!(live.wait(Duration::from_secs(15)).code(), Some(0));
     assert_eq!(log_lines(&log), ["daemon up", "daemon term"]);
 }
+
+/// A dozen programs ending together among hundreds of orphans: their
+/// SIGCHLDs coalesce, and each program's status is still collected.
+#[test]
+fn programs_ending_in_an_orphan_storm_are_each_collected() {
+    let mut yaml = String::from("programs:\n");
+    for k in 1..=12 {
+        yaml.push_str(&format!(
+            "  - {{name: p{k}, path: sh, args: [-c, 'sleep 0.5; exit {k}']}}\n"
+        ));
+    }
+    yaml.push_str(
+        "  - {name: orphans, path: sh, args: [-c, 'for i in $(seq 300); do sh -c \"sleep 0.5 &\"; done']}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "init.yml", &yaml);
+    let out = Command::new(INIT)
+        .args(["-v", "--config", &config])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for k in 1..=12 {
+        assert!(
+            stderr.contains(&format!("p{k}: exited with status {k}\n")),
+            "p{k}: {stderr}"
+        );
+    }
+}
