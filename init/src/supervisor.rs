@@ -519,13 +519,7 @@ impl Supervisor {
     /// Sleeps until a signal, a notification, the next sweep or a deadline,
     /// and takes the signals that came.
     fn wait_and_read(&mut self) {
-        let mut timeout = if self.sweep_due {
-            Duration::ZERO
-        } else if let Some(since) = self.owed_since {
-            QUIET.min(SWEEP.saturating_sub(since.elapsed()))
-        } else {
-            SWEEP
-        };
+        let mut timeout = sleep_for(self.sweep_due, self.owed_since, Instant::now());
         if let Phase::Stopping {
             deadline,
             killed_at,
@@ -758,6 +752,17 @@ fn send(pid: Pid, sig: i32, group: bool, value: Option<u64>, me: i32) {
     }
 }
 
+/// How long the loop may sleep before it sweeps: not at all when a sweep is
+/// due; while one is owed, until exits have paused for `QUIET` or it has
+/// been owed for `SWEEP`; otherwise `SWEEP`.
+fn sleep_for(sweep_due: bool, owed_since: Option<Instant>, now: Instant) -> Duration {
+    match (sweep_due, owed_since) {
+        (true, _) => Duration::ZERO,
+        (false, Some(since)) => QUIET.min(SWEEP.saturating_sub(now.duration_since(since))),
+        (false, None) => SWEEP,
+    }
+}
+
 /// Whether a SIGCHLD looks at every running program (see `FEW_PROGRAMS`).
 fn programs_due(programs: usize, last: Option<Instant>, now: Instant) -> bool {
     programs <= FEW_PROGRAMS || last.is_none_or(|t| now.duration_since(t) >= PROGRAMS_EVERY)
@@ -766,6 +771,20 @@ fn programs_due(programs: usize, last: Option<Instant>, now: Instant) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sweep_waits_for_a_pause_in_exits_but_not_past_its_deadline() {
+        let t = Instant::now();
+        assert_eq!(sleep_for(true, Some(t), t), Duration::ZERO);
+        assert_eq!(sleep_for(false, None, t), SWEEP);
+        // Just owed: the quiet wait, counted again from every wake.
+        assert_eq!(sleep_for(false, Some(t), t), QUIET);
+        assert_eq!(sleep_for(false, Some(t), t + SWEEP / 2), QUIET);
+        // Owed for almost `SWEEP`: only what is left of it.
+        let late = t + SWEEP - QUIET / 2;
+        assert_eq!(sleep_for(false, Some(t), late), QUIET / 2);
+        assert_eq!(sleep_for(false, Some(t), t + SWEEP * 2), Duration::ZERO);
+    }
 
     #[test]
     fn many_programs_are_looked_at_once_per_interval() {
