@@ -511,6 +511,15 @@ mod tests {
 10718 11:38:37.204600 +++ exited with 0 +++
 "#;
 
+    /// The summary of `trace`, which must start with `first` and hold
+    /// `then`.
+    fn summary_says(trace: &str, first: &str, then: &str) -> String {
+        let s = summarize(trace);
+        assert!(s.starts_with(first), "{s}");
+        assert!(s.contains(then), "{s}");
+        s
+    }
+
     #[test]
     fn sets_as_strace_prints_them() {
         assert_eq!(parse_set("[INT QUIT TERM CHLD]"), Some(0x14006));
@@ -522,15 +531,7 @@ mod tests {
 
     #[test]
     fn the_issue_38_trace_names_the_mask_and_the_missing_reset() {
-        let s = summarize(ISSUE38);
-        assert!(
-            s.starts_with("the init (pid 10716, initlab-init-issue38) blocked INT QUIT TERM CHLD, reading INT QUIT TERM CHLD from a signalfd"),
-            "{s}"
-        );
-        assert!(
-            s.contains("pid 10717 exec'd sh with INT QUIT TERM CHLD blocked (without an rt_sigprocmask between fork and exec)"),
-            "{s}"
-        );
+        let s = summary_says(ISSUE38, "the init (pid 10716, initlab-init-issue38) blocked INT QUIT TERM CHLD, reading INT QUIT TERM CHLD from a signalfd", "pid 10717 exec'd sh with INT QUIT TERM CHLD blocked (without an rt_sigprocmask between fork and exec)");
         // sh's own children: the background one ignores INT (sh set it), the
         // other got an empty mask from sh.
         assert!(
@@ -561,14 +562,10 @@ mod tests {
             .replace("10716 ", "4934  ")
             .replace("10717 ", "4935  ")
             .replace("= 10717", "= 4935");
-        let s = summarize(&padded);
-        assert!(
-            s.starts_with("the init (pid 4934, initlab-init-issue38) blocked"),
-            "{s}"
-        );
-        assert!(
-            s.contains("pid 4935 exec'd sh with INT QUIT TERM CHLD blocked"),
-            "{s}"
+        summary_says(
+            &padded,
+            "the init (pid 4934, initlab-init-issue38) blocked",
+            "pid 4935 exec'd sh with INT QUIT TERM CHLD blocked",
         );
     }
 
@@ -587,14 +584,10 @@ mod tests {
 12660 14:40:04.618000 rt_sigprocmask(SIG_SETMASK, [], NULL, 8) = 0
 12660 14:40:04.618100 execve("/usr/bin/cp", ["cp", "/proc/self/status", "/tmp/x"], 0x55557cb8e1b0 /* 6 vars */) = 0
 "#;
-        let s = summarize(musl);
-        assert!(
-            s.starts_with("the init (pid 12656, initlab-init) blocked every signal, reading"),
-            "{s}"
-        );
-        assert!(
-            s.contains("1 program(s) exec'd below it, every one with an empty mask"),
-            "{s}"
+        summary_says(
+            musl,
+            "the init (pid 12656, initlab-init) blocked every signal, reading",
+            "1 program(s) exec'd below it, every one with an empty mask",
         );
     }
 
@@ -614,16 +607,10 @@ mod tests {
 8805  19:45:38.286630 <... rt_sigaction resumed>NULL, 8) = 0
 8805  19:45:38.287100 execve("/usr/bin/cp", ["cp", "/proc/self/status", "/tmp/x"], 0x5555 /* 6 vars */) = 0
 "#;
-        let s = summarize(split);
-        assert!(
-            s.starts_with("the init (pid 8797, initlab-init) blocked every signal;"),
-            "{s}"
-        );
-        assert!(
-            s.contains(
-                "1 program(s) exec'd below it, every one with an empty mask and nothing ignored"
-            ),
-            "{s}"
+        summary_says(
+            split,
+            "the init (pid 8797, initlab-init) blocked every signal;",
+            "1 program(s) exec'd below it, every one with an empty mask and nothing ignored",
         );
     }
 
