@@ -19,7 +19,7 @@
 //! posix_spawned process starts with signals 32 and 33 ignored.
 
 use std::cell::UnsafeCell;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fmt;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -50,6 +50,10 @@ pub struct Launch {
     /// The whole argv, `argv[0]` included.
     pub argv: Vec<OsString>,
     pub env: Vec<(OsString, OsString)>,
+    /// Hand the child the init's own environment as it is, instead of
+    /// `env`: single mode, where copying it cost a hundred allocations and
+    /// a dozen page faults at every start.
+    pub inherit_env: bool,
     pub workdir: Option<PathBuf>,
     pub credentials: Option<Credentials>,
     /// Leave the signal mask as inherited (the issue-38 build).
@@ -149,37 +153,61 @@ fn cstring(bytes: &OsStr, what: &str) -> Result<CString, StartError> {
         .map_err(|_| StartError::Init(format!("{what} contains a NUL byte: {bytes:?}")))
 }
 
+extern "C" {
+    /// The process's environment, as the C library keeps it.
+    static environ: *const *const libc::c_char;
+}
+
+/// The pointers of the init's own environment, which lives as long as the
+/// process: the init never changes its environment.
+fn inherited_environment() -> Vec<*const libc::c_char> {
+    let mut ptrs = Vec::new();
+    // SAFETY: `environ` is a NULL-terminated array of C strings, or NULL.
+    unsafe {
+        let mut at = environ;
+        while !at.is_null() && !(*at).is_null() {
+            ptrs.push(*at);
+            at = at.add(1);
+        }
+    }
+    ptrs
+}
+
 /// Finds `program` the way `execvp` would, but before the fork, where
 /// allocating is allowed. Relative names are taken from `workdir`, where the
 /// child will be when it execs.
 fn resolve(
     program: &OsStr,
-    env: &[(OsString, OsString)],
+    path_var: Option<&OsStr>,
     workdir: Option<&Path>,
 ) -> Result<PathBuf, StartError> {
     let shown = program.to_string_lossy().into_owned();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let base = match workdir {
-        Some(dir) => cwd.join(dir),
-        None => cwd,
+    // The current directory is asked for only when a relative path needs
+    // it: with an absolute PATH, never.
+    let from_base = |p: PathBuf| -> PathBuf {
+        if p.is_absolute() {
+            return p;
+        }
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        match workdir {
+            Some(dir) => cwd.join(dir).join(p),
+            None => cwd.join(p),
+        }
     };
     if program.as_bytes().contains(&b'/') {
         // Kept as given: the child resolves it after its chdir.
-        return if base.join(program).exists() {
+        return if from_base(PathBuf::from(program)).exists() {
             Ok(PathBuf::from(program))
         } else {
             Err(StartError::NotFound(shown))
         };
     }
-    let search = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let search = path_var.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
     let mut present = None;
-    for dir in std::env::split_paths(&search) {
+    for dir in std::env::split_paths(search) {
         // An empty entry means the current directory, as for execvp.
-        let candidate = base.join(dir).join(program);
+        let mut candidate = from_base(dir);
+        candidate.push(program);
         let Ok(meta) = std::fs::metadata(&candidate) else {
             continue;
         };
@@ -206,7 +234,20 @@ impl Prepared {
                 "this build cannot start a PID namespace (feature `pid-namespace`)".into(),
             ));
         }
-        let path = resolve(&launch.program, &launch.env, launch.workdir.as_deref())?;
+        let path_var = if launch.inherit_env {
+            std::env::var_os("PATH")
+        } else {
+            launch
+                .env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.clone())
+        };
+        let path = resolve(
+            &launch.program,
+            path_var.as_deref(),
+            launch.workdir.as_deref(),
+        )?;
         let argv: Vec<CString> = launch
             .argv
             .iter()
@@ -228,14 +269,18 @@ impl Prepared {
         };
         let mut argv_ptrs: Vec<_> = argv.iter().map(|a| a.as_ptr()).collect();
         argv_ptrs.push(std::ptr::null());
-        let mut env_ptrs: Vec<_> = env.iter().map(|a| a.as_ptr()).collect();
+        let mut env_ptrs: Vec<_> = if launch.inherit_env {
+            inherited_environment()
+        } else {
+            env.iter().map(|a| a.as_ptr()).collect()
+        };
         env_ptrs.push(std::ptr::null());
         let listen_pid_slot = if launch.rewrite_listen_pid {
-            let me = std::process::id().to_string();
-            launch
-                .env
-                .iter()
-                .position(|(k, v)| k == "LISTEN_PID" && v.as_bytes() == me.as_bytes())
+            let entry = format!("LISTEN_PID={}", std::process::id());
+            env_ptrs.iter().position(|&p| {
+                // SAFETY: every pointer but the last is a live C string.
+                !p.is_null() && unsafe { CStr::from_ptr(p) }.to_bytes() == entry.as_bytes()
+            })
         } else {
             None
         };
@@ -632,10 +677,10 @@ mod tests {
     fn a_relative_path_is_taken_from_the_workdir() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("initlab-srv"), "").unwrap();
-        let found = resolve(OsStr::new("./initlab-srv"), &[], Some(dir.path())).unwrap();
+        let found = resolve(OsStr::new("./initlab-srv"), None, Some(dir.path())).unwrap();
         assert_eq!(found, PathBuf::from("./initlab-srv"));
         assert!(matches!(
-            resolve(OsStr::new("./initlab-srv"), &[], Some(Path::new("/"))),
+            resolve(OsStr::new("./initlab-srv"), None, Some(Path::new("/"))),
             Err(StartError::NotFound(_))
         ));
     }

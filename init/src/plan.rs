@@ -33,7 +33,7 @@ pub fn single(command: Vec<OsString>, flavor: Flavor) -> Unit {
     let mut launch = Launch {
         program: command[0].clone(),
         argv: command,
-        env: std::env::vars_os().collect(),
+        inherit_env: true,
         keep_mask: !flavor.resets_child_mask(),
         defect_blocked: defects.child_blocked,
         defect_ignored: defects.child_ignored,
