@@ -64,6 +64,9 @@ pub fn output(expr: duct::Expression, timeout: Duration) -> Result<std::process:
     })
 }
 
+/// The longest line `stream` passes on in one piece.
+const MAX_LINE: u64 = 64 << 10;
+
 /// Runs `expr`, passing each line it prints (stdout and stderr) to `line`.
 /// Returns whether it succeeded. For long builds: no deadline but progress.
 pub fn stream(expr: duct::Expression, mut line: impl FnMut(&str)) -> Result<bool, String> {
@@ -76,14 +79,18 @@ pub fn stream(expr: duct::Expression, mut line: impl FnMut(&str)) -> Result<bool
     let pids = reader.pids();
     reaper::foreign(pids, || {
         let mut buffered = BufReader::new(&reader);
-        let mut text = String::new();
-        while buffered
-            .read_line(&mut text)
-            .map(|n| n > 0)
-            .unwrap_or(false)
+        let mut bytes = Vec::new();
+        // Bytes, not text: one byte that is not UTF-8 (a message in
+        // another encoding) must not end the stream while the tool runs
+        // on. A line is cut at MAX_LINE: a progress bar may redraw one
+        // line without end.
+        while (&mut buffered)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut bytes)
+            .is_ok_and(|n| n > 0)
         {
-            line(text.trim_end());
-            text.clear();
+            line(String::from_utf8_lossy(&bytes).trim_end());
+            bytes.clear();
         }
         reader
             .try_wait()
@@ -119,5 +126,21 @@ mod tests {
         let endless = output(duct::cmd("yes", ["y"]), Duration::from_millis(300));
         assert!(endless.unwrap_err().starts_with("did not finish within"));
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn stream_passes_every_line_on_whatever_its_bytes() {
+        let script = r"printf '\377\376\n'; head -c 200000 /dev/zero | tr '\0' a; echo; echo done";
+        let mut lines = Vec::new();
+        let ok = stream(duct::cmd("sh", ["-c", script]), |l| {
+            lines.push(l.to_string())
+        });
+        assert_eq!(ok, Ok(true));
+        assert_eq!(lines.first().map(String::as_str), Some("\u{fffd}\u{fffd}"));
+        assert_eq!(lines.last().map(String::as_str), Some("done"));
+        // The long line, in pieces of at most MAX_LINE.
+        let long: Vec<&String> = lines.iter().filter(|l| l.starts_with('a')).collect();
+        assert_eq!(long.iter().map(|l| l.len()).sum::<usize>(), 200_000);
+        assert!(long.iter().all(|l| l.len() as u64 <= MAX_LINE));
     }
 }
