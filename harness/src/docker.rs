@@ -1,8 +1,6 @@
 //! The Docker environment: the engine, the images (built offline from a
 //! debootstrap base, cached by a hash of their inputs) and the containers.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -72,14 +70,6 @@ fn image_exists(tag: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn short_hash(parts: &[&[u8]]) -> String {
-    let mut h = DefaultHasher::new();
-    for p in parts {
-        p.hash(&mut h);
-    }
-    format!("{:016x}", h.finish())
-}
-
 /// The Debian mirror the host's apt uses, so debootstrap and the apt inside
 /// the image reach what this machine reaches.
 fn host_mirror() -> Option<String> {
@@ -145,7 +135,7 @@ fn debootstrap_phase(line: &str) -> bool {
 fn base_tag(mirror: Option<&str>) -> String {
     format!(
         "initlab-base:{}",
-        short_hash(&[b"bookworm minbase", mirror.unwrap_or("").as_bytes()])
+        crate::fingerprint::of(&[b"bookworm minbase", mirror.unwrap_or("").as_bytes()])
     )
 }
 
@@ -226,7 +216,7 @@ pub fn ensure_images(workspace: &Path, rebuild: bool) -> Result<Images, String> 
         contents.push(std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?);
     }
     let parts: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
-    let tag = format!("initlab-workload:{}", short_hash(&parts));
+    let tag = format!("initlab-workload:{}", crate::fingerprint::of(&parts));
     if rebuild {
         // Remove the old ones first: a rebuild under the same tag would
         // leave them behind as dangling images.

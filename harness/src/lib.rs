@@ -25,6 +25,7 @@ pub mod drivers;
 pub mod elf;
 pub mod environment;
 pub mod expect;
+pub(crate) mod fingerprint;
 pub(crate) mod helper;
 pub mod inits;
 pub(crate) mod input;

@@ -3,7 +3,6 @@
 //! interpreter the user names with `--python`.
 
 use std::ffi::OsStr;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -72,14 +71,18 @@ pub fn provide(explicit: Option<&Path>, scenarios: &Path) -> Result<Python, Stri
     let pinned = crate::input::read_text(&requirements, crate::input::MAX_CONFIG)
         .map_err(|e| format!("{}: {e}", requirements.display()))?;
     let base = base_interpreter()?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    pinned.hash(&mut hasher);
-    base.hash(&mut hasher);
-    std::fs::metadata(&base)
+    // A new interpreter at the same path (an upgrade) gets a new venv.
+    let modified = std::fs::metadata(&base)
         .and_then(|m| m.modified())
         .ok()
-        .hash(&mut hasher);
-    let venv = cache_dir().join(format!("venv-{:016x}", hasher.finish()));
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let name = crate::fingerprint::of(&[
+        pinned.as_bytes(),
+        std::os::unix::ffi::OsStrExt::as_bytes(base.as_os_str()),
+        &modified.to_le_bytes(),
+    ]);
+    let venv = cache_dir().join(format!("venv-{name}"));
     let python = venv.join("bin").join("python3");
     if !venv.join(".complete").exists() {
         build_venv(&base, &requirements, &venv)?;
