@@ -447,12 +447,12 @@ fn prepare_and_run(
     );
     let kept = ctx.workdir.join(format!("{stem}.log"));
     drop(log_guard);
-    let _ = std::fs::copy(&log_path, &kept);
+    crate::input::keep(&log_path, &kept);
     let mut tail_from = kept;
     for name in [self_report::REPORTS, self_report::GUNICORN_LOG] {
         let from = dir.path().join(name);
         let to = ctx.workdir.join(format!("{stem}.{name}"));
-        if std::fs::copy(&from, &to).is_ok() && name == self_report::GUNICORN_LOG {
+        if crate::input::keep(&from, &to) && name == self_report::GUNICORN_LOG {
             tail_from = to;
         }
     }

@@ -1,7 +1,6 @@
 //! Just enough ELF to tell a static executable from one that needs a
 //! dynamic loader (and so the loader's libraries in every image it runs in).
 
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -12,10 +11,7 @@ const PT_INTERP: u32 = 3;
 /// program header table are read: the path is the user's, and may name
 /// something that never ends.
 pub fn needs_loader(path: &Path) -> Option<bool> {
-    let file = File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
+    let file = crate::input::open_regular(path).ok()?;
     let mut head = [0u8; 64];
     file.read_exact_at(&mut head, 0).ok()?;
     if head[..6] != *b"\x7fELF\x02\x01" {
@@ -47,5 +43,9 @@ mod tests {
         assert_eq!(needs_loader(Path::new("/etc/passwd")), None);
         assert_eq!(needs_loader(Path::new("/dev/zero")), None);
         assert_eq!(needs_loader(Path::new("/nonexistent")), None);
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o700)).unwrap();
+        assert_eq!(needs_loader(&fifo), None);
     }
 }

@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// A YAML or text file of the user's.
@@ -12,13 +13,38 @@ pub const MAX_CONFIG: u64 = 4 << 20;
 /// A JSON report of `initlab run`: thousands of cells with their evidence.
 pub const MAX_REPORT: u64 = 256 << 20;
 
+/// `path` opened for reading, if it is a regular file; or why not, in
+/// words to follow the path. Opened without blocking: opening a FIFO waits
+/// for a writer that may never come.
+pub fn open_regular(path: &Path) -> Result<File, String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    match file.metadata() {
+        Ok(m) if m.is_file() => Ok(file),
+        Ok(_) => Err("not a regular file".into()),
+        Err(e) => Err(format!("cannot read: {e}")),
+    }
+}
+
+/// Most of a file the cell wrote that is kept beside the run's other files.
+const MAX_KEPT: u64 = 128 << 20;
+
+/// Keeps a file a cell wrote (its log, a workload's reports): a regular
+/// file only, and its first [`MAX_KEPT`] bytes, since the workload may have
+/// put anything at that path.
+pub fn keep(from: &Path, to: &Path) -> bool {
+    let Ok(file) = open_regular(from) else {
+        return false;
+    };
+    File::create(to).is_ok_and(|mut out| std::io::copy(&mut file.take(MAX_KEPT), &mut out).is_ok())
+}
+
 /// The text of `path`, or why not, in words to follow the path.
 pub fn read_text(path: &Path, max: u64) -> Result<String, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
+    let file = open_regular(path)?;
     let mut bytes = Vec::new();
     file.take(max + 1)
         .read_to_end(&mut bytes)
@@ -49,12 +75,9 @@ pub fn yaml<T: serde::de::DeserializeOwned>(
 /// Up to `max` bytes of a file, as text, for what a workload wrote about
 /// itself: nothing when it is absent or not a regular file.
 pub fn read_prefix(path: &Path, max: u64) -> String {
-    let Ok(file) = File::open(path) else {
+    let Ok(file) = open_regular(path) else {
         return String::new();
     };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return String::new();
-    }
     let mut bytes = Vec::new();
     let _ = file.take(max).read_to_end(&mut bytes);
     String::from_utf8_lossy(&bytes).into_owned()
@@ -63,17 +86,10 @@ pub fn read_prefix(path: &Path, max: u64) -> String {
 /// The last `max` bytes of a file at most, as text, from the first whole
 /// line among them.
 pub fn read_tail(path: &Path, max: u64) -> String {
-    let Ok(mut file) = File::open(path) else {
+    let Ok(mut file) = open_regular(path) else {
         return String::new();
     };
-    let Some(len) = file
-        .metadata()
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-    else {
-        return String::new();
-    };
+    let len = file.metadata().map_or(0, |m| m.len());
     let from = len.saturating_sub(max);
     if std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(from)).is_err() {
         return String::new();
@@ -120,5 +136,20 @@ mod tests {
         assert_eq!(read_tail(&small, 100), "first\nsecond\nthird\n");
         assert_eq!(read_tail(&small, 10), "third\n");
         assert_eq!(read_tail(Path::new("/dev/zero"), 10), "");
+        // A FIFO nobody writes to: refused at once, never waited on.
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(
+            read_text(&fifo, MAX_CONFIG).unwrap_err(),
+            "not a regular file"
+        );
+        assert_eq!(read_prefix(&fifo, 10), "");
+        assert_eq!(read_tail(&fifo, 10), "");
+        assert!(!keep(&fifo, &dir.path().join("kept")));
+        assert!(keep(&small, &dir.path().join("kept")));
+        assert_eq!(
+            std::fs::read(dir.path().join("kept")).unwrap(),
+            std::fs::read(&small).unwrap()
+        );
     }
 }
