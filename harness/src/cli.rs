@@ -384,7 +384,7 @@ pub fn main() -> i32 {
             return match e.print() {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => finish(Err(Failure(
                     status::SETUP,
-                    format!("cannot write to stdout: {e}"),
+                    format!("cannot write to stdout: {e}; {STDOUT_HINT}"),
                 ))),
                 _ => status::OK,
             };
@@ -434,13 +434,17 @@ pub fn main() -> i32 {
     finish(result)
 }
 
+/// What to do when stdout cannot be written.
+const STDOUT_HINT: &str =
+    "send it where there is room, or give --output FILE where the command takes it";
+
 /// The exit status, with the failure said in one line. Output cut short
 /// by a reader that went away (`| head`) is what that reader asked for; any
 /// other failure to write stdout fails a run that otherwise passed.
 fn finish(result: Result<i32, Failure>) -> i32 {
     if let Some(e) = crate::console::stdout_error() {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            say!("initlab: cannot write to stdout: {e}");
+            say!("initlab: cannot write to stdout: {e}; {STDOUT_HINT}");
             if matches!(result, Ok(status::OK)) {
                 return status::SETUP;
             }

@@ -175,6 +175,25 @@ fn a_broken_stdout_is_one_line_never_a_panic(
     }
 }
 
+/// A file that is not a variants file, on one long line: the error names it
+/// in one short line, not with its whole text.
+#[test]
+fn a_long_bad_file_is_named_in_one_short_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("variants.yml");
+    std::fs::write(&file, "x".repeat(100_000)).unwrap();
+    let out = initlab()
+        .args(["run", "--variants"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid variants file"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.len() < 1024, "a short line: {} bytes", stderr.len());
+}
+
 /// A run whose stderr is a full disk still runs, tears down and reports.
 #[test]
 fn a_run_with_a_full_stderr_still_reports() {

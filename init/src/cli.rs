@@ -115,7 +115,9 @@ fn answer(text: &str) -> i32 {
     {
         Ok(()) => 0,
         Err(e) => {
-            log::say(format_args!("cannot write to stdout: {e}"));
+            log::say(format_args!(
+                "cannot write to stdout: {e}; send it where there is room"
+            ));
             exit::SINGLE_SETUP
         }
     }
