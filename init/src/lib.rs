@@ -8,6 +8,7 @@
 
 // Public only what the binaries and the integration tests use, so that
 // the compiler names whatever nothing uses.
+pub(crate) mod autoreap;
 pub mod cli;
 pub(crate) mod config;
 pub mod defects;

@@ -95,7 +95,7 @@ pub fn collect(pids: &[Pid], mut ended: Vec<(Pid, Ending)>) -> Sweep {
     }
 }
 
-fn ending_of(status: i32) -> Ending {
+pub(crate) fn ending_of(status: i32) -> Ending {
     if libc::WIFSIGNALED(status) {
         Ending::Signaled(libc::WTERMSIG(status))
     } else {

@@ -11,6 +11,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 
+use crate::autoreap;
 use crate::config::Kind;
 use crate::exit;
 use crate::fork_exec::{Launch, Prepared, StartError};
@@ -46,6 +47,12 @@ const FEW_PROGRAMS: usize = 4;
 /// with 30 programs. A program's coalesced exit then waits for the next
 /// SIGCHLD after this, or for the quiet sweep.
 const PROGRAMS_EVERY: Duration = Duration::from_millis(1);
+/// Two SIGCHLDs this close together make a burst: from then on the kernel
+/// reaps (see `autoreap`), until a `TICK` passes with no exit.
+const BURST_GAP: Duration = Duration::from_millis(1);
+/// While the kernel reaps, how often the loop looks at its own programs
+/// and at whether exits still come.
+const TICK: Duration = Duration::from_millis(1);
 /// After SIGKILL, how long to wait for the kernel to finish the kills.
 const AFTER_KILL: Duration = Duration::from_secs(2);
 
@@ -176,6 +183,12 @@ pub struct Supervisor {
     /// The sweep's list, kept between sweeps: a burst of thousands of exits
     /// would otherwise have the allocator map and unmap it on every wake.
     ended: Vec<(Pid, Ending)>,
+    /// When the last SIGCHLD was taken, to tell a burst.
+    last_exit_notice: Option<Instant>,
+    /// Whether the kernel may reap for the init here (asked at the first
+    /// burst), and the watch on the init's own programs while it does.
+    autoreap_available: Option<bool>,
+    autoreap: Option<autoreap::Watch>,
 }
 
 impl Supervisor {
@@ -207,6 +220,9 @@ impl Supervisor {
             owed_since: None,
             programs_seen: None,
             ended: Vec::new(),
+            last_exit_notice: None,
+            autoreap_available: None,
+            autoreap: None,
         })
     }
 
@@ -295,6 +311,9 @@ impl Supervisor {
     }
 
     fn start(&mut self, i: usize) {
+        // A program started while the kernel reaps could end, and be
+        // reaped, before its pidfd is open: its status would be lost.
+        self.stop_autoreap();
         let unit = &mut self.units[i];
         let result = Prepared::new(&unit.launch).and_then(|p| p.spawn());
         unit.stdio_keep = None;
@@ -430,9 +449,23 @@ impl Supervisor {
                 let Some(pid) = unit.pid() else { continue };
                 if !unit.term_sent && !waits {
                     log::info(format_args!("{}: sending SIGTERM", unit.name));
-                    send(pid, libc::SIGTERM, self.options.group, None, self.me);
+                    send(
+                        pid,
+                        libc::SIGTERM,
+                        self.options.group,
+                        None,
+                        self.me,
+                        self.autoreap.as_ref(),
+                    );
                     // A stopped program acts on TERM only once continued.
-                    send(pid, libc::SIGCONT, self.options.group, None, self.me);
+                    send(
+                        pid,
+                        libc::SIGCONT,
+                        self.options.group,
+                        None,
+                        self.me,
+                        self.autoreap.as_ref(),
+                    );
                     unit.term_sent = true;
                 }
             }
@@ -489,6 +522,13 @@ impl Supervisor {
             }
         }
         let now = Instant::now();
+        if self
+            .last_exit_notice
+            .replace(now)
+            .is_some_and(|t| now.duration_since(t) < BURST_GAP)
+        {
+            self.start_autoreap();
+        }
         if programs_due(self.units.len(), self.programs_seen, now) {
             self.programs_seen = Some(now);
             for unit in &self.units {
@@ -507,6 +547,80 @@ impl Supervisor {
         // exit finds nothing left, and a stop that sends SIGTERM to
         // thousands of orphans costs no more than their burst of exits.
         if own_ended || self.overdue() {
+            self.sweep_due = true;
+        }
+    }
+
+    /// A burst of exits has begun: the kernel reaps from here on, where it
+    /// can and the init's own programs can be watched by pidfd.
+    fn start_autoreap(&mut self) {
+        let eligible = self.autoreap.is_none()
+            && self.signals.is_none()
+            && self.options.flavor == Flavor::Clean
+            && !self.units.iter().any(|u| u.adopted_main);
+        if !eligible
+            || !*self
+                .autoreap_available
+                .get_or_insert_with(autoreap::available)
+        {
+            return;
+        }
+        let programs: Vec<Pid> = self.units.iter().filter_map(Unit::pid).collect();
+        self.autoreap = autoreap::Watch::begin(&programs);
+        // A pidfd refused once (a seccomp filter, no descriptor left) is
+        // not asked for again: the init reaps by itself, as before.
+        if self.autoreap.is_none() {
+            self.autoreap_available = Some(false);
+        }
+    }
+
+    /// Back to reaping by the init: what the kernel left (zombies from
+    /// before it began) is for the next sweep.
+    fn stop_autoreap(&mut self) {
+        if let Some(watch) = self.autoreap.take() {
+            for (pid, ending) in watch.end() {
+                self.record(pid, ending);
+            }
+            self.sweep_due = true;
+        }
+    }
+
+    /// While the kernel reaps: SIGCHLD is left pending, not waited for, so
+    /// that exits do not wake the init; every `TICK` the loop takes it, if
+    /// it came, and looks at its own programs. A tick with no exit ends
+    /// the burst.
+    fn autoreap_tick(&mut self, timeout: Duration) {
+        let mut others = self.options.flavor.handled();
+        others.remove(nix::sys::signal::Signal::SIGCHLD);
+        if let Some(info) = signals::wait_for(&others, timeout.min(TICK)) {
+            self.on_signal(info.signo, info.code, info.value, info.pid);
+            return;
+        }
+        let mut chld = nix::sys::signal::SigSet::empty();
+        chld.add(nix::sys::signal::Signal::SIGCHLD);
+        let exits_came = signals::wait_for(&chld, Duration::ZERO).is_some();
+        let now = Instant::now();
+        // A wait cut short by a deadline is no proof that exits stopped.
+        let quiet = self
+            .last_exit_notice
+            .is_none_or(|t| now.duration_since(t) >= TICK);
+        if !exits_came && quiet {
+            self.stop_autoreap();
+            return;
+        }
+        if exits_came {
+            self.owed_since.get_or_insert(now);
+            self.last_exit_notice = Some(now);
+        }
+        let Some(watch) = self.autoreap.as_mut() else {
+            return;
+        };
+        let ended = watch.ended();
+        for (pid, ending) in ended {
+            self.record(pid, ending);
+            self.sweep_due = true;
+        }
+        if self.overdue() {
             self.sweep_due = true;
         }
     }
@@ -536,6 +650,10 @@ impl Supervisor {
         // that also takes the signal (as tini does): a poll on a signalfd
         // and then a read cost a forwarded signal about 5 µs more, measured
         // against tini, dumb-init and catatonit side by side.
+        if self.autoreap.is_some() {
+            self.autoreap_tick(timeout);
+            return;
+        }
         let Some(signalfd) = &self.signals else {
             match signals::wait_for(&self.options.flavor.handled(), timeout) {
                 Some(info) => self.on_signal(info.signo, info.code, info.value, info.pid),
@@ -654,9 +772,23 @@ impl Supervisor {
         // The signal first, the words after: the child is waiting.
         for unit in &self.units {
             if let Some(pid) = unit.pid() {
-                send(pid, sig, self.options.group, value, self.me);
+                send(
+                    pid,
+                    sig,
+                    self.options.group,
+                    value,
+                    self.me,
+                    self.autoreap.as_ref(),
+                );
                 if stopping_now {
-                    send(pid, libc::SIGCONT, self.options.group, None, self.me);
+                    send(
+                        pid,
+                        libc::SIGCONT,
+                        self.options.group,
+                        None,
+                        self.me,
+                        self.autoreap.as_ref(),
+                    );
                 }
             }
         }
@@ -732,9 +864,21 @@ fn accept(unit: &mut Unit, datagram: Datagram) {
 /// value when it goes to a single process (sigqueue cannot address a group).
 /// Never to the init itself, to every process (-1) or to a group it names
 /// by accident (0, 1): a pid here can have come from a notify socket.
-fn send(pid: Pid, sig: i32, group: bool, value: Option<u64>, me: i32) {
+fn send(
+    pid: Pid,
+    sig: i32,
+    group: bool,
+    value: Option<u64>,
+    me: i32,
+    autoreap: Option<&autoreap::Watch>,
+) {
     let pid_raw = pid.as_raw();
     if pid_raw <= 1 || pid_raw == me {
+        return;
+    }
+    // While the kernel reaps, a program's pid may be free again before the
+    // loop knows it ended: its pidfd still names the program, or nothing.
+    if !group && autoreap.is_some_and(|w| w.signal(pid, sig, value)) {
         return;
     }
     // SAFETY: kill and sigqueue have no memory effects on this process.

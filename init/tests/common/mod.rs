@@ -19,6 +19,9 @@ pub enum Env {
     Direct,
     /// PID 1 of a fresh PID and mount namespace with its own /proc.
     Pid1,
+    /// A normal child of `strace` (see [`traced`]), which follows the init
+    /// alone, not its children.
+    Traced,
 }
 
 /// A neutral probe: grep is C and leaves its signal state alone.
@@ -54,7 +57,18 @@ pub fn command(init: &str, env: Env, args: &[&str]) -> Command {
             c.args(["--pid", "--fork", "--mount-proc", init]);
             c
         }
+        Env::Traced => panic!("a traced init is started with `traced`"),
     };
+    cmd.args(args);
+    cmd
+}
+
+/// `init args...` under `strace -o trace -e trace=calls`, in `Env::Traced`.
+pub fn traced(init: &str, trace: &std::path::Path, calls: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("strace");
+    cmd.arg("-o")
+        .arg(trace)
+        .args(["-e", &format!("trace={calls}"), init]);
     cmd.args(args);
     cmd
 }
@@ -122,9 +136,11 @@ impl Live {
     pub fn init_pid(&self) -> i32 {
         match self.env {
             Env::Direct => self.child.id() as i32,
-            Env::Pid1 => wait_for("unshare to fork the init", Duration::from_secs(10), || {
-                children_of(self.child.id() as i32).first().copied()
-            }),
+            Env::Pid1 | Env::Traced => {
+                wait_for("the init to start", Duration::from_secs(10), || {
+                    children_of(self.child.id() as i32).first().copied()
+                })
+            }
         }
     }
 

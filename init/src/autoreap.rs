@@ -1,0 +1,213 @@
+//! Letting the kernel reap orphans while a burst of them exits.
+//!
+//! An init that takes each SIGCHLD as it comes wakes once per exit and
+//! reaps one child per wake: in a burst of thousands of orphans exiting at
+//! once that is thousands of wakes, taken from the exits themselves, and
+//! then, for every SIGCHLD that coalesced, a `waitpid` per zombie at the
+//! end. With `SA_NOCLDWAIT` the kernel reaps each child as it exits, in the
+//! exiting process's own time, and sends nothing the init must act on at
+//! once. The price is the exit status, which the init needs for its own
+//! programs: those are watched through pidfds, from which the kernel gives
+//! the status even after it has reaped the process (`PIDFD_INFO_EXIT`,
+//! Linux 6.15). On an older kernel, or where a pidfd cannot be opened,
+//! the init reaps as before.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+use crate::reap::{self, Ending};
+
+/// `struct pidfd_info` of linux/pidfd.h as first published
+/// (`PIDFD_INFO_SIZE_VER0`), which ends with `exit_code`.
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    ids: [u32; 11],
+    exit_code: i32,
+}
+
+/// A `siginfo_t` as `sigqueue` fills it (`_rt`: pid, uid, value), 128 bytes.
+#[repr(C)]
+#[derive(Default)]
+struct QueuedInfo {
+    signo: i32,
+    errno: i32,
+    code: i32,
+    pad: i32,
+    pid: i32,
+    uid: u32,
+    value: u64,
+    rest: [u64; 12],
+}
+
+const _: () = assert!(std::mem::size_of::<QueuedInfo>() == std::mem::size_of::<libc::siginfo_t>());
+const _: () = assert!(std::mem::size_of::<PidfdInfo>() == 64);
+
+const PIDFD_INFO_EXIT: u64 = 1 << 3;
+/// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: libc::c_ulong =
+    (3 << 30) | ((std::mem::size_of::<PidfdInfo>() as libc::c_ulong) << 16) | (0xFF << 8) | 11;
+
+/// Whether the running kernel keeps a reaped process's status for its
+/// pidfds: 6.15 or later. Asked by version, because the only other proof
+/// is a child of the init's own exiting.
+pub fn available() -> bool {
+    // SAFETY: an all-zero utsname is valid; uname fills it in.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname writes only into `uts`.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return false;
+    }
+    // SAFETY: the kernel ends `release` with a NUL inside the array.
+    let release = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) };
+    at_least(&release.to_string_lossy(), (6, 15))
+}
+
+/// Whether a kernel release string ("6.18.44-foo") is `min` or later.
+fn at_least(release: &str, min: (u32, u32)) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= min,
+        _ => false,
+    }
+}
+
+/// The init's own programs while the kernel reaps: each with a pidfd.
+pub struct Watch {
+    programs: Vec<(Pid, OwnedFd)>,
+}
+
+impl Watch {
+    /// Opens a pidfd for each of `programs`, then asks the kernel to reap.
+    /// None, with nothing changed, when a pidfd cannot be opened. A program
+    /// already ended is still a zombie here, and its pidfd still its own.
+    pub fn begin(programs: &[Pid]) -> Option<Watch> {
+        let mut opened = Vec::with_capacity(programs.len());
+        for &pid in programs {
+            // SAFETY: pidfd_open takes a pid and flags, and returns a new fd.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+            if fd < 0 {
+                return None;
+            }
+            // SAFETY: a descriptor just returned to us, owned by nothing else.
+            opened.push((pid, unsafe { OwnedFd::from_raw_fd(fd as i32) }));
+        }
+        set_no_wait(true).ok()?;
+        Some(Watch { programs: opened })
+    }
+
+    /// Sends `sig` (queued with `value`, if any) to `pid` through its
+    /// pidfd; false when `pid` is not watched.
+    pub fn signal(&self, pid: Pid, sig: i32, value: Option<u64>) -> bool {
+        let Some((_, fd)) = self.programs.iter().find(|(p, _)| *p == pid) else {
+            return false;
+        };
+        let queued = value.map(|v| QueuedInfo {
+            signo: sig,
+            code: libc::SI_QUEUE,
+            pid: std::process::id() as i32,
+            // SAFETY: getuid cannot fail.
+            uid: unsafe { libc::getuid() },
+            value: v,
+            ..QueuedInfo::default()
+        });
+        let info = queued.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+        // SAFETY: a live pidfd, and a siginfo the size the kernel reads, or none.
+        unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig, info, 0) };
+        true
+    }
+
+    /// The programs that have ended since the last look, each once.
+    pub fn ended(&mut self) -> Vec<(Pid, Ending)> {
+        let mut fds: Vec<libc::pollfd> = self
+            .programs
+            .iter()
+            .map(|(_, fd)| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: a live array of pollfds of the length given.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+        if ready <= 0 {
+            return Vec::new();
+        }
+        let mut ended = Vec::new();
+        let mut i = 0;
+        for pollfd in fds {
+            if pollfd.revents == 0 {
+                i += 1;
+                continue;
+            }
+            let (pid, fd) = &self.programs[i];
+            match status(*pid, fd) {
+                Some(ending) => {
+                    ended.push((*pid, ending));
+                    self.programs.remove(i);
+                }
+                None => i += 1,
+            }
+        }
+        ended
+    }
+
+    /// Back to reaping by the init; returns the programs that ended.
+    pub fn end(mut self) -> Vec<(Pid, Ending)> {
+        // A program that exits from here on is a zombie again, reaped by
+        // pid below or by the next sweep; one that exited before is known
+        // by its pidfd.
+        let _ = set_no_wait(false);
+        self.ended()
+    }
+}
+
+/// How `pid` ended: a zombie (it exited before `SA_NOCLDWAIT` was set, or
+/// after it was cleared) is reaped here; one the kernel reaped is asked of
+/// its pidfd.
+fn status(pid: Pid, fd: &OwnedFd) -> Option<Ending> {
+    if let Some(ending) = reap::one(pid.as_raw()) {
+        return Some(ending);
+    }
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: the ioctl writes at most size_of::<PidfdInfo>() bytes into `info`.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), PIDFD_GET_INFO, &mut info) };
+    (rc == 0 && info.mask & PIDFD_INFO_EXIT != 0).then(|| reap::ending_of(info.exit_code))
+}
+
+/// SIGCHLD's disposition stays the default (it is blocked and taken with
+/// `sigtimedwait`); only `SA_NOCLDWAIT` changes.
+fn set_no_wait(on: bool) -> Result<(), Errno> {
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = libc::SIG_DFL;
+    action.sa_flags = if on { libc::SA_NOCLDWAIT } else { 0 };
+    // SAFETY: installs no handler code; the old action is not asked for.
+    Errno::result(unsafe { libc::sigaction(libc::SIGCHLD, &action, std::ptr::null_mut()) })
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_releases_are_compared_by_major_and_minor() {
+        assert!(at_least("6.15.0", (6, 15)));
+        assert!(at_least("6.18.44-fc-v782", (6, 15)));
+        assert!(at_least("7.0-rc1", (6, 15)));
+        assert!(!at_least("6.14.11-300.fc42.x86_64", (6, 15)));
+        assert!(!at_least("5.15.0-91-generic", (6, 15)));
+        assert!(!at_least("", (6, 15)));
+        assert!(!at_least("six", (6, 15)));
+    }
+}
