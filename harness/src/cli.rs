@@ -920,7 +920,9 @@ fn bench_cmd(
     } else {
         &bench::Sizes::FULL
     };
-    let report = bench::run(&ctx, &variants, sizes).map_err(|e| Failure(status::SETUP, e))?;
+    let user = variant::user_given(&common.variants_files, &common.inits).map_err(usage)?;
+    let report =
+        bench::run(&ctx, &variants, &user, sizes).map_err(|e| Failure(status::SETUP, e))?;
     let text = match format {
         BenchFormat::Markdown => report.markdown(),
         BenchFormat::Json => report.json(),

@@ -81,6 +81,15 @@ fn parse(text: &str, origin: &str) -> Result<Vec<Variant>, String> {
 /// variant with a known name replaces the earlier one.
 pub fn load(files: &[PathBuf], inits: &[String]) -> Result<Vec<Variant>, String> {
     let mut all = parse(BUILT_IN, "built-in variants.yml")?;
+    for v in user_given(files, inits)? {
+        add(&mut all, v);
+    }
+    Ok(all)
+}
+
+/// The variants of `files`, then the `--init` ones, without the built-in.
+pub fn user_given(files: &[PathBuf], inits: &[String]) -> Result<Vec<Variant>, String> {
+    let mut all = Vec::new();
     for file in files {
         let text = crate::input::read_text(file, crate::input::MAX_CONFIG)
             .map_err(|e| format!("{}: {e}; give a variants file in YAML", file.display()))?;

@@ -1,6 +1,7 @@
-//! The benchmark's smoke test: tiny sizes, every init, both environments;
-//! it proves the benchmark runs and that no orphan is left a zombie. The
-//! figures themselves are measured by `initlab bench`, not here.
+//! The benchmark's smoke test: tiny sizes, every init (a user's own too),
+//! both environments; it proves the benchmark runs and that no orphan is
+//! left a zombie. The figures themselves are measured by `initlab bench`,
+//! not here.
 
 mod common;
 
@@ -16,7 +17,10 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
     let out = Command::cargo_bin("initlab")
         .unwrap()
         .env("INITLAB_INIT_DIR", common::init_dir())
-        .args(["bench", "--quick", "--format", "json", "--output"])
+        // A user's own init is measured beside the built-in ones, never
+        // taken for a peer.
+        .args(["bench", "--quick", "--init", "my-tini=tini -g --"])
+        .args(["--format", "json", "--output"])
         .arg(&path)
         .timeout(Duration::from_secs(300))
         .output()
@@ -30,7 +34,14 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
     let text = std::fs::read_to_string(&path).unwrap();
     let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
     let median = |v: &Value| v["median"].as_f64().filter(|m| *m > 0.0);
-    for init in ["none", "initlab-init", "tini", "dumb-init", "catatonit"] {
+    for init in [
+        "none",
+        "initlab-init",
+        "tini",
+        "dumb-init",
+        "catatonit",
+        "my-tini",
+    ] {
         for env in ["direct", "pid1"] {
             let row = report["inits"]
                 .as_array()

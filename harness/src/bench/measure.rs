@@ -13,11 +13,11 @@ use crate::reaper;
 
 /// An init as the benchmark runs it.
 pub struct Init {
-    pub name: &'static str,
+    pub name: String,
     /// None for `none` (the child alone) and for an init not installed.
     pub path: Option<PathBuf>,
     /// Arguments between the init and the child's argv.
-    pub args: &'static [&'static str],
+    pub args: Vec<String>,
 }
 
 impl Init {
@@ -29,7 +29,7 @@ impl Init {
         let mut v = Vec::new();
         if !self.is_none() {
             v.push(self.path.as_ref()?.display().to_string());
-            v.extend(self.args.iter().map(|a| a.to_string()));
+            v.extend(self.args.iter().cloned());
         }
         v.extend(child.iter().cloned());
         Some(v)

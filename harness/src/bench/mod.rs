@@ -8,7 +8,7 @@ mod helpers;
 mod measure;
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -60,36 +60,38 @@ const OURS: &str = "initlab-init";
 /// The inits initlab-init is held against.
 const PEERS: [&str; 3] = ["tini", "dumb-init", "catatonit"];
 
-fn inits(ours: &Path) -> Vec<Init> {
+fn inits(ours: &Path, user: &[Variant]) -> Vec<Init> {
+    let init = |name: &str, path: Option<PathBuf>, args: &[&str]| Init {
+        name: name.to_string(),
+        path,
+        args: args.iter().map(|a| a.to_string()).collect(),
+    };
     let find = |n: &str| which::which(n).ok();
-    vec![
-        Init {
-            name: "none",
-            path: None,
-            args: &[],
-        },
+    let mut all = vec![
+        init("none", None, &[]),
         // A long grace: the latency rounds send SIGTERM two hundred times.
-        Init {
-            name: OURS,
-            path: Some(ours.to_path_buf()),
-            args: &["--grace", "3600", "--"],
-        },
-        Init {
-            name: "tini",
-            path: find("tini"),
-            args: &["-s", "--"],
-        },
-        Init {
-            name: "dumb-init",
-            path: find("dumb-init"),
-            args: &[],
-        },
-        Init {
-            name: "catatonit",
-            path: find("catatonit"),
-            args: &["--"],
-        },
-    ]
+        init(OURS, Some(ours.to_path_buf()), &["--grace", "3600", "--"]),
+        init("tini", find("tini"), &["-s", "--"]),
+        init("dumb-init", find("dumb-init"), &[]),
+        init("catatonit", find("catatonit"), &["--"]),
+    ];
+    // The user's own (`--init`, `--variants`) are measured beside them; one
+    // named as a built-in one replaces it.
+    for v in user.iter().filter(|v| !v.docker_init) {
+        let Some((program, args)) = v.prefix.split_first() else {
+            continue;
+        };
+        let given = Init {
+            name: v.name.clone(),
+            path: find(program),
+            args: args.to_vec(),
+        };
+        match all.iter_mut().find(|i| i.name == v.name) {
+            Some(known) => *known = given,
+            None => all.push(given),
+        }
+    }
+    all
 }
 
 /// Everything measured of one init in one environment; in JSON, every
@@ -97,7 +99,7 @@ fn inits(ours: &Path) -> Vec<Init> {
 #[derive(Serialize)]
 struct Row {
     #[serde(rename = "init")]
-    name: &'static str,
+    name: String,
     env: &'static str,
     /// False for a peer not installed here: nothing else was measured.
     installed: bool,
@@ -189,7 +191,7 @@ impl Row {
                 hwm_kb: *hwm,
             });
         Row {
-            name: init.name,
+            name: init.name.clone(),
             env,
             installed: true,
             spawn: Stats::of(s.spawn),
@@ -212,9 +214,9 @@ impl Row {
         }
     }
 
-    fn missing(name: &'static str, env: &'static str) -> Row {
+    fn missing(name: &str, env: &'static str) -> Row {
         Row {
-            name,
+            name: name.to_string(),
             env,
             installed: false,
             spawn: None,
@@ -289,7 +291,7 @@ struct Comparison {
     figure: &'static str,
     unit: &'static str,
     initlab_init: Option<f64>,
-    best_peer: Option<&'static str>,
+    best_peer: Option<String>,
     best_peer_value: Option<f64>,
     /// initlab-init's figure over the best peer's.
     ratio: Option<f64>,
@@ -317,8 +319,8 @@ fn against_best(env: &'static str, rows: &[Row]) -> Vec<Comparison> {
         .map(|f| {
             let best = rows
                 .iter()
-                .filter(|r| PEERS.contains(&r.name))
-                .filter_map(|r| (f.value)(r).map(|v| (r.name, v)))
+                .filter(|r| PEERS.contains(&r.name.as_str()))
+                .filter_map(|r| (f.value)(r).map(|v| (r.name.as_str(), v)))
                 .reduce(|a, b| {
                     let b_wins = if f.higher_is_better {
                         b.1 > a.1
@@ -338,7 +340,7 @@ fn against_best(env: &'static str, rows: &[Row]) -> Vec<Comparison> {
                 figure: f.name,
                 unit: f.unit,
                 initlab_init: mine,
-                best_peer: best.map(|b| b.0),
+                best_peer: best.map(|b| b.0.to_string()),
                 best_peer_value: best.map(|b| b.1),
                 ratio: both.filter(|(_, b)| *b > 0.0).map(|(m, b)| m / b),
                 meets: both.map(|(m, b)| if f.higher_is_better { m >= b } else { m <= b }),
@@ -396,7 +398,7 @@ fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Ro
         .map(|init| {
             if !init.is_none() && init.path.is_none() {
                 say!("initlab bench: {env}: {} is not installed", init.name);
-                return Row::missing(init.name, env);
+                return Row::missing(&init.name, env);
             }
             let (init, s) = measured.next().expect("one sample set per present init");
             Row::from_samples(init, env, s)
@@ -459,6 +461,7 @@ impl Report {
                 c.initlab_init
                     .map_or("—".into(), |m| format!("{m:.1} {}", c.unit)),
                 c.best_peer
+                    .as_deref()
                     .zip(c.best_peer_value)
                     .map_or("—".into(), |(p, b)| format!("{p}: {b:.1} {}", c.unit)),
                 c.ratio.map_or("—".into(), |r| format!("{r:.2}")),
@@ -522,9 +525,15 @@ fn latency_text(r: &Row) -> String {
 }
 
 /// Runs the benchmark.
-pub fn run(ctx: &RunCtx, variants: &[Variant], sizes: &Sizes) -> Result<Report, String> {
+/// `user`: the variants the user named, measured beside the built-in inits.
+pub fn run(
+    ctx: &RunCtx,
+    variants: &[Variant],
+    user: &[Variant],
+    sizes: &Sizes,
+) -> Result<Report, String> {
     let helper = std::env::current_exe().map_err(|e| e.to_string())?;
-    let all = inits(&ctx.inits.init);
+    let all = inits(&ctx.inits.init, user);
     let machine_before = machine();
     let group = cgroup::CpuGroup::enter();
     let autogroup = cgroup::autogroup();
