@@ -445,27 +445,18 @@ impl Supervisor {
                     dependant_running[d] = true;
                 }
             }
+            let to = Sender {
+                group: self.options.group,
+                me: self.me,
+                autoreap: self.autoreap.as_ref(),
+            };
             for (unit, waits) in self.units.iter_mut().zip(dependant_running) {
                 let Some(pid) = unit.pid() else { continue };
                 if !unit.term_sent && !waits {
                     log::info(format_args!("{}: sending SIGTERM", unit.name));
-                    send(
-                        pid,
-                        libc::SIGTERM,
-                        self.options.group,
-                        None,
-                        self.me,
-                        self.autoreap.as_ref(),
-                    );
+                    to.send(pid, libc::SIGTERM, None);
                     // A stopped program acts on TERM only once continued.
-                    send(
-                        pid,
-                        libc::SIGCONT,
-                        self.options.group,
-                        None,
-                        self.me,
-                        self.autoreap.as_ref(),
-                    );
+                    to.send(pid, libc::SIGCONT, None);
                     unit.term_sent = true;
                 }
             }
@@ -770,25 +761,16 @@ impl Supervisor {
         };
         let value = (code == libc::SI_QUEUE).then_some(value);
         // The signal first, the words after: the child is waiting.
+        let to = Sender {
+            group: self.options.group,
+            me: self.me,
+            autoreap: self.autoreap.as_ref(),
+        };
         for unit in &self.units {
             if let Some(pid) = unit.pid() {
-                send(
-                    pid,
-                    sig,
-                    self.options.group,
-                    value,
-                    self.me,
-                    self.autoreap.as_ref(),
-                );
+                to.send(pid, sig, value);
                 if stopping_now {
-                    send(
-                        pid,
-                        libc::SIGCONT,
-                        self.options.group,
-                        None,
-                        self.me,
-                        self.autoreap.as_ref(),
-                    );
+                    to.send(pid, libc::SIGCONT, None);
                 }
             }
         }
@@ -860,38 +842,42 @@ fn accept(unit: &mut Unit, datagram: Datagram) {
     }
 }
 
-/// Sends `sig` to `pid`, or to its process group; a queued signal keeps its
-/// value when it goes to a single process (sigqueue cannot address a group).
-/// Never to the init itself, to every process (-1) or to a group it names
-/// by accident (0, 1): a pid here can have come from a notify socket.
-fn send(
-    pid: Pid,
-    sig: i32,
+/// How the init signals its programs: to the pid, or with `-g` to its
+/// process group; while the kernel reaps, through the program's pidfd.
+struct Sender<'a> {
     group: bool,
-    value: Option<u64>,
     me: i32,
-    autoreap: Option<&autoreap::Watch>,
-) {
-    let pid_raw = pid.as_raw();
-    if pid_raw <= 1 || pid_raw == me {
-        return;
-    }
-    // While the kernel reaps, a program's pid may be free again before the
-    // loop knows it ended: its pidfd still names the program, or nothing.
-    if !group && autoreap.is_some_and(|w| w.signal(pid, sig, value)) {
-        return;
-    }
-    // SAFETY: kill and sigqueue have no memory effects on this process.
-    unsafe {
-        if group {
-            libc::kill(-pid.as_raw(), sig);
-        } else if let Some(v) = value {
-            let val = libc::sigval {
-                sival_ptr: v as usize as *mut libc::c_void,
-            };
-            libc::sigqueue(pid.as_raw(), sig, val);
-        } else {
-            libc::kill(pid.as_raw(), sig);
+    autoreap: Option<&'a autoreap::Watch>,
+}
+
+impl Sender<'_> {
+    /// Sends `sig` to `pid`, or to its process group; a queued signal keeps its
+    /// value when it goes to a single process (sigqueue cannot address a group).
+    /// Never to the init itself, to every process (-1) or to a group it names
+    /// by accident (0, 1): a pid here can have come from a notify socket.
+    fn send(&self, pid: Pid, sig: i32, value: Option<u64>) {
+        let group = self.group;
+        let pid_raw = pid.as_raw();
+        if pid_raw <= 1 || pid_raw == self.me {
+            return;
+        }
+        // While the kernel reaps, a program's pid may be free again before the
+        // loop knows it ended: its pidfd still names the program, or nothing.
+        if !group && self.autoreap.is_some_and(|w| w.signal(pid, sig, value)) {
+            return;
+        }
+        // SAFETY: kill and sigqueue have no memory effects on this process.
+        unsafe {
+            if group {
+                libc::kill(-pid.as_raw(), sig);
+            } else if let Some(v) = value {
+                let val = libc::sigval {
+                    sival_ptr: v as usize as *mut libc::c_void,
+                };
+                libc::sigqueue(pid.as_raw(), sig, val);
+            } else {
+                libc::kill(pid.as_raw(), sig);
+            }
         }
     }
 }
