@@ -95,17 +95,20 @@ pub struct Taken {
     pub value: u64,
 }
 
-/// Waits up to `timeout` for one signal of `set` (which must be blocked)
-/// and takes it: `sigtimedwait`. None on timeout or interruption.
-pub fn wait_for(set: &SigSet, timeout: std::time::Duration) -> Option<Taken> {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
+/// Waits up to `timeout` (None: until one comes) for one signal of `set`,
+/// which must be blocked, and takes it: `sigtimedwait`. None on timeout or
+/// interruption. Without a timeout the kernel arms no timer for the wait.
+pub fn wait_for(set: &SigSet, timeout: Option<std::time::Duration>) -> Option<Taken> {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
     // SAFETY: an all-zero siginfo_t is valid; the kernel fills it in.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid set, siginfo and timespec for the duration of the call.
-    let signo = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, &ts) };
+    let ts = ts.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+    // SAFETY: valid set, siginfo and timespec (or none) for the duration of
+    // the call.
+    let signo = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, ts) };
     (signo > 0).then(|| Taken {
         signo,
         code: info.si_code,

@@ -22,9 +22,10 @@ use crate::signals::{self, Flavor};
 use crate::terminal;
 use crate::tree;
 
-/// How often the loop wakes without a signal, to sweep for zombies whose
-/// SIGCHLD was coalesced with another; and how long a sweep may wait for
-/// exits to stop (see `QUIET`) before it runs anyway.
+/// How long a sweep may wait for exits to stop (see `QUIET`) before it
+/// runs anyway; and how often the loop looks for a `MAINPID=` process that
+/// is not its child, whose end sends it nothing. Otherwise a loop with
+/// nothing owed waits without a timeout: every exit sends a SIGCHLD.
 const SWEEP: Duration = Duration::from_secs(1);
 /// A sweep waits until no child has exited for this long. Each SIGCHLD's
 /// own child is collected at once by pid (see `on_child_exit`),
@@ -580,16 +581,17 @@ impl Supervisor {
     /// that exits do not wake the init; every `TICK` the loop takes it, if
     /// it came, and looks at its own programs. A tick with no exit ends
     /// the burst.
-    fn autoreap_tick(&mut self, timeout: Duration) {
+    fn autoreap_tick(&mut self, timeout: Option<Duration>) {
         let mut others = self.options.flavor.handled();
         others.remove(nix::sys::signal::Signal::SIGCHLD);
-        if let Some(info) = signals::wait_for(&others, timeout.min(TICK)) {
+        if let Some(info) = signals::wait_for(&others, Some(timeout.map_or(TICK, |t| t.min(TICK))))
+        {
             self.on_signal(info.signo, info.code, info.value, info.pid);
             return;
         }
         let mut chld = nix::sys::signal::SigSet::empty();
         chld.add(nix::sys::signal::Signal::SIGCHLD);
-        let exits_came = signals::wait_for(&chld, Duration::ZERO).is_some();
+        let exits_came = signals::wait_for(&chld, Some(Duration::ZERO)).is_some();
         let now = Instant::now();
         // A wait cut short by a deadline is no proof that exits stopped.
         let quiet = self
@@ -624,7 +626,8 @@ impl Supervisor {
     /// Sleeps until a signal, a notification, the next sweep or a deadline,
     /// and takes the signals that came.
     fn wait_and_read(&mut self) {
-        let mut timeout = sleep_for(self.sweep_due, self.owed_since, Instant::now());
+        let looking = self.units.iter().any(|u| u.adopted_main);
+        let mut timeout = sleep_for(self.sweep_due, self.owed_since, Instant::now(), looking);
         if let Phase::Stopping {
             deadline,
             killed_at,
@@ -635,7 +638,8 @@ impl Supervisor {
                 Some(t) => t + AFTER_KILL,
                 None => deadline,
             };
-            timeout = timeout.min(until.saturating_duration_since(Instant::now()));
+            let left = until.saturating_duration_since(Instant::now());
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         // With nothing to watch but signals, the wait is the one system call
         // that also takes the signal (as tini does): a poll on a signalfd
@@ -659,7 +663,7 @@ impl Supervisor {
     }
 
     /// Returns how many descriptors are ready: 0 when the wait ran out.
-    fn poll(&self, signalfd: BorrowedFd<'_>, timeout: Duration) -> i32 {
+    fn poll(&self, signalfd: BorrowedFd<'_>, timeout: Option<Duration>) -> i32 {
         let mut fds = vec![PollFd::new(signalfd, PollFlags::POLLIN)];
         let notify: Vec<BorrowedFd<'_>> = self
             .units
@@ -674,8 +678,10 @@ impl Supervisor {
             .collect();
         fds.extend(relays.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
         // Rounded up: a wait cut short would look like a quiet spell.
-        let ms = PollTimeout::try_from(timeout.as_nanos().div_ceil(1_000_000) as i32)
-            .unwrap_or(PollTimeout::MAX);
+        let ms = timeout.map_or(PollTimeout::NONE, |t| {
+            PollTimeout::try_from(t.as_nanos().div_ceil(1_000_000) as i32)
+                .unwrap_or(PollTimeout::MAX)
+        });
         nix::poll::poll(&mut fds, ms).unwrap_or(1)
     }
 
@@ -884,12 +890,18 @@ impl Sender<'_> {
 
 /// How long the loop may sleep before it sweeps: not at all when a sweep is
 /// due; while one is owed, until exits have paused for `QUIET` or it has
-/// been owed for `SWEEP`; otherwise `SWEEP`.
-fn sleep_for(sweep_due: bool, owed_since: Option<Instant>, now: Instant) -> Duration {
+/// been owed for `SWEEP`; otherwise until a signal comes (None), or
+/// `SWEEP` while `looking` for a process that is not its child.
+fn sleep_for(
+    sweep_due: bool,
+    owed_since: Option<Instant>,
+    now: Instant,
+    looking: bool,
+) -> Option<Duration> {
     match (sweep_due, owed_since) {
-        (true, _) => Duration::ZERO,
-        (false, Some(since)) => QUIET.min(SWEEP.saturating_sub(now.duration_since(since))),
-        (false, None) => SWEEP,
+        (true, _) => Some(Duration::ZERO),
+        (false, Some(since)) => Some(QUIET.min(SWEEP.saturating_sub(now.duration_since(since)))),
+        (false, None) => looking.then_some(SWEEP),
     }
 }
 
@@ -905,15 +917,19 @@ mod tests {
     #[test]
     fn a_sweep_waits_for_a_pause_in_exits_but_not_past_its_deadline() {
         let t = Instant::now();
-        assert_eq!(sleep_for(true, Some(t), t), Duration::ZERO);
-        assert_eq!(sleep_for(false, None, t), SWEEP);
+        let zero = Some(Duration::ZERO);
+        assert_eq!(sleep_for(true, Some(t), t, false), zero);
+        // Nothing owed: until a signal, or a look for a process that is not
+        // a child, which sends none.
+        assert_eq!(sleep_for(false, None, t, false), None);
+        assert_eq!(sleep_for(false, None, t, true), Some(SWEEP));
         // Just owed: the quiet wait, counted again from every wake.
-        assert_eq!(sleep_for(false, Some(t), t), QUIET);
-        assert_eq!(sleep_for(false, Some(t), t + SWEEP / 2), QUIET);
+        assert_eq!(sleep_for(false, Some(t), t, false), Some(QUIET));
+        assert_eq!(sleep_for(false, Some(t), t + SWEEP / 2, false), Some(QUIET));
         // Owed for almost `SWEEP`: only what is left of it.
         let late = t + SWEEP - QUIET / 2;
-        assert_eq!(sleep_for(false, Some(t), late), QUIET / 2);
-        assert_eq!(sleep_for(false, Some(t), t + SWEEP * 2), Duration::ZERO);
+        assert_eq!(sleep_for(false, Some(t), late, false), Some(QUIET / 2));
+        assert_eq!(sleep_for(false, Some(t), t + SWEEP * 2, false), zero);
     }
 
     #[test]
