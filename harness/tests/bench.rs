@@ -111,3 +111,50 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
         "{scheduling}"
     );
 }
+
+/// A user's init that never exits gets a deadline, not the benchmark's
+/// whole life: it is named, left unmeasured, and nothing of it is left.
+#[test]
+fn an_init_that_never_exits_is_named_and_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.json");
+    let out = Command::cargo_bin("initlab")
+        .unwrap()
+        .env("INITLAB_INIT_DIR", common::init_dir())
+        .args([
+            "bench",
+            "--quick",
+            "--init",
+            "stuck=sh -c 'exec sleep 1013' x",
+        ])
+        .args(["--format", "json", "--output"])
+        .arg(&path)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("stuck did not exit within 10s") && stderr.contains("give an argv prefix"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for env in ["direct", "pid1"] {
+        let row = report["inits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["init"] == "stuck" && r["env"] == env)
+            .unwrap_or_else(|| panic!("no row for stuck {env}"));
+        assert!(row["spawn_ms"].is_null(), "{row}");
+    }
+    let left = std::process::Command::new("pgrep")
+        .args(["-xf", "sleep 1013"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left behind: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}

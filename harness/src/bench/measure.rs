@@ -108,6 +108,37 @@ fn wait(pid: i32) {
     unsafe { libc::waitpid(pid, &mut status, 0) };
 }
 
+/// How long one `INIT /bin/true` may take: an init given with `--init`
+/// may never exit.
+const SPAWN_LIMIT: Duration = Duration::from_secs(10);
+/// How long the orphan burst's report may take: the helper gives up after
+/// 120 s of its own.
+const BURST_LIMIT: Duration = Duration::from_secs(150);
+
+/// Waits for our child `pid` to exit, through a pidfd so that the wait is
+/// as exact as `waitpid`'s; false, with its tree killed, when it has not
+/// within `limit`.
+fn wait_within(pid: i32, limit: Duration) -> bool {
+    // SAFETY: pidfd_open takes a pid and flags; our unreaped child's pid is its own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd >= 0 {
+        // SAFETY: a descriptor just returned to us, owned by nothing else.
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&fd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = nix::poll::PollTimeout::try_from(limit.as_millis() as i32)
+            .unwrap_or(nix::poll::PollTimeout::MAX);
+        if nix::poll::poll(&mut fds, ms).is_ok_and(|n| n == 0) {
+            kill_and_wait(pid);
+            return false;
+        }
+    }
+    wait(pid);
+    true
+}
+
 fn kill_and_wait(pid: i32) {
     reaper::kill_tree(pid, &[]);
     wait(pid);
@@ -120,7 +151,15 @@ pub fn spawn_times(init: &Init, pid1: bool, runs: usize) -> Option<Vec<f64>> {
     for _ in 0..runs {
         let t = Instant::now();
         let pid = spawn(&argv, pid1, None)?;
-        wait(pid);
+        if !wait_within(pid, SPAWN_LIMIT) {
+            say!(
+                "initlab bench: {} did not exit within {SPAWN_LIMIT:?} of running \
+                 `/bin/true`, and is not measured further; give an argv prefix \
+                 that runs the command after it and exits when that does",
+                init.name
+            );
+            return None;
+        }
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     Some(times)
@@ -149,8 +188,7 @@ pub fn reaping(init: &Init, helper: &Path, n: usize) -> Option<Reaping> {
     let (r, w) = pipe()?;
     let pid = spawn(&argv, true, Some(&w))?;
     drop(w);
-    let mut text = String::new();
-    let _ = std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut text);
+    let text = read_within(&r, BURST_LIMIT);
     kill_and_wait(pid);
     let mut words = text.split_whitespace();
     let reaped: f64 = words.next()?.parse().ok()?;
@@ -219,6 +257,31 @@ pub fn latency(init: &Init, helper: &Path, pid1: bool, rounds: usize) -> Option<
         rounds_us: out,
         memory,
     })
+}
+
+/// What the helper writes until it closes its end, for at most `limit`
+/// (the init may hold the pipe open past the helper's end), and 4 kB.
+fn read_within(fd: &OwnedFd, limit: Duration) -> String {
+    let end = Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    while out.len() < 4096 {
+        let left = end.saturating_duration_since(Instant::now());
+        let ms = nix::poll::PollTimeout::try_from(left.as_millis() as i32)
+            .unwrap_or(nix::poll::PollTimeout::MAX);
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(fd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if left.is_zero() || nix::poll::poll(&mut fds, ms).map_or(true, |n| n == 0) {
+            break;
+        }
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Eight bytes from the helper, or None after two seconds of silence.

@@ -136,13 +136,23 @@ struct Samples {
     zombies_left: Option<u64>,
     rss_kb: Vec<u64>,
     hwm_kb: Vec<u64>,
+    /// The init could not run `/bin/true` to its end: nothing more is
+    /// asked of it, since every other figure would wait out its deadline.
+    failed: bool,
 }
 
 impl Samples {
     fn pass(&mut self, init: &Init, helper: &Path, pid1: bool, sizes: &Sizes) {
         let share = |total: usize| total.div_ceil(sizes.passes.max(1));
-        if let Some(t) = measure::spawn_times(init, pid1, share(sizes.spawn_runs)) {
-            self.spawn.extend(t);
+        if self.failed {
+            return;
+        }
+        match measure::spawn_times(init, pid1, share(sizes.spawn_runs)) {
+            Some(t) => self.spawn.extend(t),
+            None => {
+                self.failed = true;
+                return;
+            }
         }
         // A fresh init for every few rounds: where the scheduler places an
         // init, its child and the harness holds for the life of the process
