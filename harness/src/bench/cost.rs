@@ -176,7 +176,9 @@ struct SampleCosts {
 
 fn sample_costs(ctx: &RunCtx, rounds: usize) -> Result<SampleCosts, String> {
     let log = tempfile::tempfile().map_err(|e| e.to_string())?;
-    let argv: Vec<String> = ["sh", "-c", "sleep 30 & exec sleep 30"]
+    // Lives until torn down: on a crowded host the scans below can take
+    // longer than any fixed life would.
+    let argv: Vec<String> = ["sh", "-c", "sleep 86400 & exec sleep 86400"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -190,27 +192,47 @@ fn sample_costs(ctx: &RunCtx, rounds: usize) -> Result<SampleCosts, String> {
         false,
     )?;
     let root = started.root();
-    std::thread::sleep(Duration::from_millis(200));
+    let held = |n: usize| n == 2;
+    let deadline = Instant::now() + TREE_LIMIT;
+    while !held(crate::proc_state::tree(root).len()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let time = |f: &dyn Fn(i32) -> usize| {
         let mut v = Vec::new();
+        let end = Instant::now() + SAMPLE_BUDGET;
         for _ in 0..rounds {
             let t = Instant::now();
             let n = f(root);
             v.push(t.elapsed().as_secs_f64() * 1000.0);
-            if n != 2 {
-                return None;
+            if !held(n) {
+                return Err(n);
+            }
+            if v.len() >= 3 && Instant::now() >= end {
+                break;
             }
         }
-        Stats::of(v)
+        Ok(Stats::of(v))
     };
     let walk = time(&|r| crate::proc_state::tree(r).len());
     let scan = time(&|r| crate::proc_state::tree_by_scan(r).len());
     started.teardown(&[]);
-    match walk.zip(scan) {
-        Some((walk, scan)) => Ok(SampleCosts { walk, scan }),
-        None => Err("the sampled tree did not hold its two processes".into()),
+    match (walk, scan) {
+        (Ok(Some(walk)), Ok(Some(scan))) => Ok(SampleCosts { walk, scan }),
+        (Err(n), _) | (_, Err(n)) => Err(format!(
+            "the sampled tree (`{}`) held {n} processes instead of 2; \
+             look for what killed or added to it",
+            argv[2]
+        )),
+        _ => Err("the sampled tree was sampled no time".into()),
     }
 }
+
+/// How long the sampled tree may take to hold its two processes.
+const TREE_LIMIT: Duration = Duration::from_secs(10);
+/// How long each way of sampling is timed at most, once it has three
+/// samples: a scan of every process costs a second on a host with tens
+/// of thousands.
+const SAMPLE_BUDGET: Duration = Duration::from_secs(5);
 
 /// Unrelated processes, each blocked in `pause`, killed and reaped on drop.
 struct Crowd(Vec<i32>);
