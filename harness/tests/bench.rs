@@ -69,6 +69,15 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
             if init == "initlab-init" {
                 assert_eq!(row["binary_static"], true, "a static init: {row}");
             }
+            // Every round of an init is placed: read from /proc, not assumed.
+            let placed: u64 = row["sigterm_latency_by_placement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["rounds"].as_u64().unwrap())
+                .sum();
+            let expected = if init == "none" { 0 } else { 6 };
+            assert_eq!(placed, expected, "rounds placed under {init}: {row}");
         }
     }
     // Each figure of ours against the best peer of the same run, with a
@@ -90,6 +99,12 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
                 .unwrap_or_else(|| panic!("no {figure} against the best peer in {env}:\n{text}"));
             assert!(c["meets"].is_boolean(), "{c}");
             assert!(c["ratio"].as_f64().is_some_and(|r| r > 0.0), "{c}");
+            // Timed figures measured in more than one unit carry an interval.
+            if ["spawn", "SIGTERM"].contains(figure) {
+                let ci = c["ratio_ci95"].as_array().unwrap_or_else(|| panic!("{c}"));
+                assert!(ci[0].as_f64() <= ci[1].as_f64(), "{c}");
+                assert!(c["within_noise"].is_boolean(), "{c}");
+            }
             assert!(
                 ["tini", "dumb-init", "catatonit"].contains(&c["best_peer"].as_str().unwrap()),
                 "{c}"

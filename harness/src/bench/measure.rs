@@ -207,10 +207,85 @@ pub struct Memory {
     pub hwm_kb: u64,
 }
 
+/// Where the scheduler last ran the harness, the init and its child, read
+/// just before a round. A round's latency depends on it more than on the
+/// init: waking a process on an idle CPU of a virtual machine costs
+/// microseconds, and on two cores the latencies fall into modes about 14 µs
+/// apart by placement, the same for every init, minimal or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// All three on one CPU.
+    Together,
+    /// The child on the harness's CPU, the init on another.
+    InitApart,
+    /// The init on the harness's CPU, the child on another.
+    ChildApart,
+    /// The init and its child on one CPU, the harness on another.
+    HarnessApart,
+    /// Each on a CPU of its own.
+    AllApart,
+}
+
+impl Placement {
+    pub const ALL: [Placement; 5] = [
+        Placement::InitApart,
+        Placement::Together,
+        Placement::ChildApart,
+        Placement::HarnessApart,
+        Placement::AllApart,
+    ];
+
+    fn of(harness: i32, init: i32, child: i32) -> Placement {
+        match (init == harness, child == harness, init == child) {
+            (true, true, _) => Placement::Together,
+            (false, true, _) => Placement::InitApart,
+            (true, false, _) => Placement::ChildApart,
+            (false, false, true) => Placement::HarnessApart,
+            (false, false, false) => Placement::AllApart,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Placement::Together => "all on one CPU",
+            Placement::InitApart => "init apart",
+            Placement::ChildApart => "child apart",
+            Placement::HarnessApart => "harness apart",
+            Placement::AllApart => "all apart",
+        }
+    }
+
+    /// The CPUs that this thread, `init` and `init`'s first child last ran
+    /// on; None when any of them cannot be read.
+    fn now(init: i32) -> Option<Placement> {
+        let cpu = |pid: i32| {
+            procfs::process::Process::new(pid)
+                .and_then(|p| p.stat())
+                .ok()?
+                .processor
+        };
+        let child: i32 = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some(Placement::of(
+            cpu(nix::unistd::gettid().as_raw())?,
+            cpu(init)?,
+            cpu(child)?,
+        ))
+    }
+}
+
 /// What one init's life of latency rounds showed.
 pub struct Latency {
     /// SIGTERM to the init until the child observes it, in µs, round by round.
     pub rounds_us: Vec<f64>,
+    /// Where the three were placed before each round (None for `none`,
+    /// which has no init).
+    pub placements: Vec<Option<Placement>>,
     /// The init's memory while the child runs; None for `none`.
     pub memory: Option<Memory>,
 }
@@ -227,8 +302,10 @@ pub fn latency(init: &Init, helper: &Path, pid1: bool, rounds: usize) -> Option<
     let pid = spawn(&argv, pid1, Some(&w))?;
     drop(w);
     let mut out = Vec::new();
+    let mut placements = Vec::new();
     if read_u64(&r).is_some() {
         for _ in 0..rounds {
+            placements.push((!init.is_none()).then(|| Placement::now(pid)).flatten());
             let t0 = now_ns();
             // SAFETY: kill has no memory effects.
             unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -253,8 +330,10 @@ pub fn latency(init: &Init, helper: &Path, pid1: bool, rounds: usize) -> Option<
             })
     };
     kill_and_wait(pid);
+    placements.truncate(out.len());
     Some(Latency {
         rounds_us: out,
+        placements,
         memory,
     })
 }

@@ -5,6 +5,7 @@
 mod cgroup;
 mod cost;
 mod helpers;
+mod interval;
 mod measure;
 
 use std::fmt::Write as _;
@@ -16,7 +17,7 @@ use crate::cell::RunCtx;
 use crate::variant::Variant;
 
 pub use helpers::{helper_catch, helper_orphans};
-use measure::{fmt_stats, percentile, Init, Memory, Stats};
+use measure::{fmt_stats, percentile, Init, Memory, Placement, Stats};
 
 /// How much to measure: the full benchmark, or a smoke run at tiny sizes.
 pub struct Sizes {
@@ -40,8 +41,8 @@ impl Sizes {
         passes: 5,
         spawn_runs: 200,
         orphans: 20_000,
-        signal_rounds: 200,
-        signal_processes: 25,
+        signal_rounds: 400,
+        signal_processes: 50,
         cell_runs: 3,
         crowd: 2_000,
     };
@@ -49,8 +50,8 @@ impl Sizes {
         passes: 1,
         spawn_runs: 5,
         orphans: 200,
-        signal_rounds: 5,
-        signal_processes: 1,
+        signal_rounds: 6,
+        signal_processes: 2,
         cell_runs: 1,
         crowd: 100,
     };
@@ -69,7 +70,7 @@ fn inits(ours: &Path, user: &[Variant]) -> Vec<Init> {
     let find = |n: &str| which::which(n).ok();
     let mut all = vec![
         init("none", None, &[]),
-        // A long grace: the latency rounds send SIGTERM two hundred times.
+        // A long grace: the latency rounds send SIGTERM many times.
         init(OURS, Some(ours.to_path_buf()), &["--grace", "3600", "--"]),
         init("tini", find("tini"), &["-s", "--"]),
         init("dumb-init", find("dumb-init"), &[]),
@@ -111,6 +112,9 @@ struct Row {
     latency: Option<Stats>,
     #[serde(rename = "sigterm_latency_p90_us")]
     latency_p90: Option<f64>,
+    /// The same rounds by where the harness, the init and its child were.
+    #[serde(rename = "sigterm_latency_by_placement")]
+    by_placement: Vec<PlacementStats>,
     /// Orphans reaped per second, one figure per pass.
     #[serde(rename = "orphans_reaped_per_second")]
     reaping: Option<Stats>,
@@ -124,13 +128,37 @@ struct Row {
     binary_kb: Option<u64>,
     /// Whether the binary runs without a dynamic loader and libraries.
     binary_static: bool,
+    /// The samples behind the medians, for their intervals.
+    #[serde(skip)]
+    draws: Draws,
+}
+
+/// The samples of timed figures in the units they were drawn in: one init's
+/// life for latency, one run for spawn, one pass for the burst.
+#[derive(Default)]
+struct Draws {
+    spawn: Vec<Vec<f64>>,
+    latency: Vec<Vec<f64>>,
+    reaping: Vec<Vec<f64>>,
+    reaping_cpu: Vec<Vec<f64>>,
+}
+
+/// Latency rounds in one placement.
+#[derive(Clone, Copy, Serialize)]
+struct PlacementStats {
+    placement: Placement,
+    rounds: usize,
+    #[serde(rename = "median_us")]
+    median: f64,
 }
 
 /// What the passes collected for one init in one environment.
 #[derive(Default)]
 struct Samples {
     spawn: Vec<f64>,
-    latency: Vec<f64>,
+    /// Round by round, one init's life after another.
+    latency: Vec<Vec<f64>>,
+    placed: Vec<(Placement, f64)>,
     reaping: Vec<f64>,
     reaping_cpu: Vec<f64>,
     zombies_left: Option<u64>,
@@ -181,7 +209,13 @@ impl Samples {
         let rounds = sizes.signal_rounds.div_ceil(sizes.signal_processes.max(1));
         for _ in 0..processes {
             if let Some(l) = measure::latency(init, helper, pid1, rounds) {
-                self.latency.extend(l.rounds_us);
+                self.placed.extend(
+                    l.placements
+                        .iter()
+                        .zip(&l.rounds_us)
+                        .filter_map(|(p, &us)| Some(((*p)?, us))),
+                );
+                self.latency.push(l.rounds_us);
                 if let Some(m) = l.memory {
                     self.rss_kb.push(m.rss_kb);
                     self.hwm_kb.push(m.hwm_kb);
@@ -204,12 +238,24 @@ impl Row {
             name: init.name.clone(),
             env,
             installed: true,
-            spawn: Stats::of(s.spawn),
+            spawn: Stats::of(s.spawn.clone()),
             spawn_vs_bare: None,
-            latency: Stats::of(s.latency.clone()),
-            latency_p90: percentile(s.latency, 0.9),
-            reaping: Stats::of(s.reaping),
-            reaping_cpu: Stats::of(s.reaping_cpu),
+            latency: Stats::of(s.latency.concat()),
+            latency_p90: percentile(s.latency.concat(), 0.9),
+            by_placement: Placement::ALL
+                .iter()
+                .filter_map(|&p| {
+                    let v: Vec<f64> = s.placed.iter().filter(|x| x.0 == p).map(|x| x.1).collect();
+                    let rounds = v.len();
+                    Stats::of(v).map(|st| PlacementStats {
+                        placement: p,
+                        rounds,
+                        median: st.median,
+                    })
+                })
+                .collect(),
+            reaping: Stats::of(s.reaping.clone()),
+            reaping_cpu: Stats::of(s.reaping_cpu.clone()),
             zombies_left: s.zombies_left,
             memory,
             binary_kb: init
@@ -221,6 +267,12 @@ impl Row {
                 .path
                 .as_ref()
                 .is_some_and(|p| crate::elf::needs_loader(p) == Some(false)),
+            draws: Draws {
+                spawn: s.spawn.iter().map(|&x| vec![x]).collect(),
+                latency: s.latency,
+                reaping: s.reaping.iter().map(|&x| vec![x]).collect(),
+                reaping_cpu: s.reaping_cpu.iter().map(|&x| vec![x]).collect(),
+            },
         }
     }
 
@@ -233,21 +285,28 @@ impl Row {
             spawn_vs_bare: None,
             latency: None,
             latency_p90: None,
+            by_placement: Vec::new(),
             reaping: None,
             reaping_cpu: None,
             zombies_left: None,
             memory: None,
             binary_kb: None,
             binary_static: false,
+            draws: Draws::default(),
         }
     }
 }
+
+/// A timed figure's samples in a row, life by life.
+type DrawsOf = fn(&Row) -> &[Vec<f64>];
 
 /// One figure, how to read it from a row, and which way is better.
 struct Figure {
     name: &'static str,
     unit: &'static str,
     value: fn(&Row) -> Option<f64>,
+    /// The samples the value is the median of, for a timed figure.
+    draws: Option<DrawsOf>,
     higher_is_better: bool,
 }
 
@@ -256,18 +315,21 @@ const FIGURES: [Figure; 6] = [
         name: "spawn `INIT /bin/true`, median",
         unit: "ms",
         value: |r| r.spawn.map(|s| s.median),
+        draws: Some(|r| &r.draws.spawn),
         higher_is_better: false,
     },
     Figure {
         name: "SIGTERM → child latency, median",
         unit: "µs",
         value: |r| r.latency.map(|s| s.median),
+        draws: Some(|r| &r.draws.latency),
         higher_is_better: false,
     },
     Figure {
         name: "orphans reaped per second (PID 1)",
         unit: "/s",
         value: |r| r.reaping.map(|r| r.median),
+        draws: Some(|r| &r.draws.reaping),
         higher_is_better: true,
     },
     // The init's own share of the burst: the rate above also counts the
@@ -276,12 +338,14 @@ const FIGURES: [Figure; 6] = [
         name: "init CPU for the orphan burst (PID 1), median",
         unit: "ms",
         value: |r| r.reaping_cpu.map(|r| r.median),
+        draws: Some(|r| &r.draws.reaping_cpu),
         higher_is_better: false,
     },
     Figure {
         name: "VmRSS while the child runs",
         unit: "kB",
         value: |r| r.memory.map(|m| m.rss_kb as f64),
+        draws: None,
         higher_is_better: false,
     },
     // A dynamic binary needs its libraries in the image too: only a static
@@ -290,6 +354,7 @@ const FIGURES: [Figure; 6] = [
         name: "static binary size",
         unit: "kB",
         value: |r| r.binary_kb.filter(|_| r.binary_static).map(|k| k as f64),
+        draws: None,
         higher_is_better: false,
     },
 ];
@@ -308,13 +373,26 @@ struct Comparison {
     /// Whether initlab-init is at least as good; None when either is
     /// missing.
     meets: Option<bool>,
+    /// Where 95 % of the ratios fell when both sides' samples were drawn
+    /// again (see `interval`); None for a figure measured once.
+    ratio_ci95: Option<[f64; 2]>,
+    /// The interval holds 1: this run cannot tell the two apart, whichever
+    /// way `meets` fell.
+    within_noise: Option<bool>,
 }
 
 impl Comparison {
     fn verdict(&self) -> String {
+        let noise = if self.within_noise == Some(true) {
+            ", within noise"
+        } else {
+            ""
+        };
         match (self.meets, self.ratio) {
-            (Some(true), _) => "meets".into(),
-            (Some(false), Some(r)) => format!("misses by {:.0} %", ((r - 1.0) * 100.0).abs()),
+            (Some(true), _) => format!("meets{noise}"),
+            (Some(false), Some(r)) => {
+                format!("misses by {:.0} %{noise}", ((r - 1.0) * 100.0).abs())
+            }
             _ => "—".into(),
         }
     }
@@ -330,7 +408,7 @@ fn against_best(env: &'static str, rows: &[Row]) -> Vec<Comparison> {
             let best = rows
                 .iter()
                 .filter(|r| PEERS.contains(&r.name.as_str()))
-                .filter_map(|r| (f.value)(r).map(|v| (r.name.as_str(), v)))
+                .filter_map(|r| (f.value)(r).map(|v| (r, v)))
                 .reduce(|a, b| {
                     let b_wins = if f.higher_is_better {
                         b.1 > a.1
@@ -345,15 +423,22 @@ fn against_best(env: &'static str, rows: &[Row]) -> Vec<Comparison> {
                 });
             let mine = (f.value)(ours);
             let both = mine.zip(best.map(|b| b.1));
+            let ratio_ci95 = f
+                .draws
+                .zip(best)
+                .and_then(|(d, (peer, _))| interval::ratio_of_medians(d(ours), d(peer)));
+            let ratio = both.filter(|(_, b)| *b > 0.0).map(|(m, b)| m / b);
             Comparison {
                 env,
                 figure: f.name,
                 unit: f.unit,
                 initlab_init: mine,
-                best_peer: best.map(|b| b.0.to_string()),
+                best_peer: best.map(|b| b.0.name.clone()),
                 best_peer_value: best.map(|b| b.1),
-                ratio: both.filter(|(_, b)| *b > 0.0).map(|(m, b)| m / b),
+                ratio,
                 meets: both.map(|(m, b)| if f.higher_is_better { m >= b } else { m <= b }),
+                ratio_ci95,
+                within_noise: ratio_ci95.map(|[lo, hi]| lo <= 1.0 && 1.0 <= hi),
             }
         })
         .collect()
@@ -460,12 +545,12 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\n| env | initlab-init against the best peer | initlab-init | best peer | ratio | |\n|---|---|---|---|---|---|"
+            "\n| env | initlab-init against the best peer | initlab-init | best peer | ratio | 95 % interval | |\n|---|---|---|---|---|---|---|"
         );
         for c in &self.against_best_peer {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 c.env,
                 c.figure,
                 c.initlab_init
@@ -475,9 +560,12 @@ impl Report {
                     .zip(c.best_peer_value)
                     .map_or("—".into(), |(p, b)| format!("{p}: {b:.1} {}", c.unit)),
                 c.ratio.map_or("—".into(), |r| format!("{r:.2}")),
+                c.ratio_ci95
+                    .map_or("—".into(), |[lo, hi]| format!("{lo:.2}–{hi:.2}")),
                 c.verdict(),
             );
         }
+        write_placements(&mut out, &self.inits);
         if !self.outside_cgroup.is_empty() {
             let _ = writeln!(
                 out,
@@ -521,6 +609,47 @@ fn write_row(out: &mut String, r: &Row) {
             if r.binary_static { "static" } else { "dynamic" }
         )),
     );
+}
+
+/// The latency rounds by placement: within one placement the inits differ
+/// by far less than between placements.
+fn write_placements(out: &mut String, rows: &[Row]) {
+    let used: Vec<Placement> = Placement::ALL
+        .into_iter()
+        .filter(|p| {
+            rows.iter()
+                .any(|r| r.by_placement.iter().any(|s| s.placement == *p))
+        })
+        .collect();
+    if used.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = used.iter().map(|p| p.describe()).collect();
+    let _ = writeln!(
+        out,
+        "\n| SIGTERM latency by placement: median (share of rounds) | env | {} |\n|---|---|{}",
+        names.join(" | "),
+        "---|".repeat(used.len())
+    );
+    for r in rows.iter().filter(|r| !r.by_placement.is_empty()) {
+        let total: usize = r.by_placement.iter().map(|s| s.rounds).sum();
+        let cells: Vec<String> = used
+            .iter()
+            .map(|p| {
+                r.by_placement
+                    .iter()
+                    .find(|s| s.placement == *p)
+                    .map_or("—".into(), |s| {
+                        format!(
+                            "{:.1} µs ({:.0} %)",
+                            s.median,
+                            100.0 * s.rounds as f64 / total as f64
+                        )
+                    })
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} | {} |", r.name, r.env, cells.join(" | "));
+    }
 }
 
 fn latency_text(r: &Row) -> String {
@@ -661,7 +790,7 @@ mod tests {
         }
         assert!(
             md.contains(
-                "| pid1 | spawn `INIT /bin/true`, median | 1.0 ms | tini: 2.0 ms | 0.50 | meets |"
+                "| pid1 | spawn `INIT /bin/true`, median | 1.0 ms | tini: 2.0 ms | 0.50 | — | meets |"
             ),
             "{md}"
         );
@@ -670,5 +799,71 @@ mod tests {
         assert_eq!(json["inits"][2]["installed"], false);
         assert_eq!(json["against_best_peer"][2]["best_peer"], "tini");
         assert_eq!(json["against_best_peer"][2]["meets"], false);
+    }
+
+    /// A row whose latency lives alternate between two placements and
+    /// their modes, as measured on two cores, shifted by `offset` µs.
+    fn modal_row(name: &str, offset: f64) -> Row {
+        let lives: Vec<Vec<f64>> = (0..20)
+            .map(|l| vec![if l % 2 == 0 { 14.0 } else { 28.0 } + offset; 8])
+            .collect();
+        let placed = lives
+            .iter()
+            .enumerate()
+            .flat_map(|(l, v)| {
+                let p = if l % 2 == 0 {
+                    Placement::InitApart
+                } else {
+                    Placement::Together
+                };
+                v.iter().map(move |&us| (p, us))
+            })
+            .collect();
+        let s = Samples {
+            latency: lives,
+            placed,
+            ..Samples::default()
+        };
+        let init = Init {
+            name: name.into(),
+            path: None,
+            args: Vec::new(),
+        };
+        Row::from_samples(&init, "pid1", s)
+    }
+
+    #[test]
+    fn a_latency_a_few_percent_behind_in_the_same_modes_is_within_noise() {
+        let rows = [modal_row(OURS, 0.5), modal_row("catatonit", 0.0)];
+        let latency = against_best("pid1", &rows)
+            .into_iter()
+            .find(|c| c.figure.starts_with("SIGTERM"))
+            .unwrap();
+        assert_eq!(latency.meets, Some(false));
+        assert_eq!(latency.within_noise, Some(true));
+        assert!(
+            latency.verdict().ends_with("within noise"),
+            "{}",
+            latency.verdict()
+        );
+        // Far behind in every life is not noise.
+        let rows = [modal_row(OURS, 20.0), modal_row("catatonit", 0.0)];
+        let latency = against_best("pid1", &rows)
+            .into_iter()
+            .find(|c| c.figure.starts_with("SIGTERM"))
+            .unwrap();
+        assert_eq!(latency.within_noise, Some(false));
+        assert!(
+            latency.verdict().starts_with("misses by"),
+            "{}",
+            latency.verdict()
+        );
+        // The placement table gives each mode its own median and share.
+        let mut md = String::new();
+        write_placements(&mut md, &rows);
+        assert!(
+            md.contains("| initlab-init | pid1 | 34.0 µs (50 %) | 48.0 µs (50 %) |"),
+            "{md}"
+        );
     }
 }
