@@ -143,6 +143,12 @@ struct Draws {
     reaping_cpu: Vec<Vec<f64>>,
 }
 
+/// One latency round and where the three processes were before it.
+struct Placed {
+    placement: Placement,
+    us: f64,
+}
+
 /// Latency rounds in one placement.
 #[derive(Clone, Copy, Serialize)]
 struct PlacementStats {
@@ -158,7 +164,7 @@ struct Samples {
     spawn: Vec<f64>,
     /// Round by round, one init's life after another.
     latency: Vec<Vec<f64>>,
-    placed: Vec<(Placement, f64)>,
+    placed: Vec<Placed>,
     reaping: Vec<f64>,
     reaping_cpu: Vec<f64>,
     zombies_left: Option<u64>,
@@ -170,57 +176,55 @@ struct Samples {
 }
 
 impl Samples {
-    fn pass(&mut self, init: &Init, helper: &Path, pid1: bool, sizes: &Sizes) {
-        let share = |total: usize| total.div_ceil(sizes.passes.max(1));
+    /// One `INIT /bin/true`; an init that does not exit is asked nothing more.
+    fn spawn_once(&mut self, init: &Init, pid1: bool) {
         if self.failed {
             return;
         }
-        match measure::spawn_times(init, pid1, share(sizes.spawn_runs)) {
+        match measure::spawn_times(init, pid1, 1) {
             Some(t) => self.spawn.extend(t),
-            None => {
-                self.failed = true;
-                return;
-            }
-        }
-        // A fresh init for every few rounds: where the scheduler places an
-        // init, its child and the harness holds for the life of the process
-        // and moves its latency by microseconds, so many short lives average
-        // over placements that one long life would draw only once.
-        self.latency_of(init, helper, pid1, sizes, share(sizes.signal_processes));
-        if let Some(r) = pid1
-            .then(|| measure::reaping(init, helper, sizes.orphans))
-            .flatten()
-        {
-            self.reaping.push(r.per_second);
-            self.reaping_cpu.extend(r.init_cpu_ms);
-            self.zombies_left = Some(self.zombies_left.unwrap_or(0).max(r.zombies_left));
+            None => self.failed = true,
         }
     }
 
-    /// Latency rounds over `processes` fresh inits, and their memory.
-    fn latency_of(
-        &mut self,
-        init: &Init,
-        helper: &Path,
-        pid1: bool,
-        sizes: &Sizes,
-        processes: usize,
-    ) {
-        let rounds = sizes.signal_rounds.div_ceil(sizes.signal_processes.max(1));
-        for _ in 0..processes {
-            if let Some(l) = measure::latency(init, helper, pid1, rounds) {
-                self.placed.extend(
-                    l.placements
-                        .iter()
-                        .zip(&l.rounds_us)
-                        .filter_map(|(p, &us)| Some(((*p)?, us))),
-                );
-                self.latency.push(l.rounds_us);
-                if let Some(m) = l.memory {
-                    self.rss_kb.push(m.rss_kb);
-                    self.hwm_kb.push(m.hwm_kb);
-                }
-            }
+    /// One fresh init's latency rounds, and its memory. A life that could
+    /// not be measured is kept, empty, so that lives stay in step across
+    /// inits.
+    fn latency_life(&mut self, init: &Init, helper: &Path, pid1: bool, rounds: usize) {
+        let life = (!self.failed)
+            .then(|| measure::latency(init, helper, pid1, rounds))
+            .flatten();
+        let Some(l) = life else {
+            self.latency.push(Vec::new());
+            return;
+        };
+        self.placed.extend(
+            l.placements
+                .iter()
+                .zip(&l.rounds_us)
+                .filter_map(|(p, &us)| {
+                    Some(Placed {
+                        placement: (*p)?,
+                        us,
+                    })
+                }),
+        );
+        self.latency.push(l.rounds_us);
+        if let Some(m) = l.memory {
+            self.rss_kb.push(m.rss_kb);
+            self.hwm_kb.push(m.hwm_kb);
+        }
+    }
+
+    /// One orphan burst under the init as PID 1.
+    fn burst(&mut self, init: &Init, helper: &Path, orphans: usize) {
+        if self.failed {
+            return;
+        }
+        if let Some(r) = measure::reaping(init, helper, orphans) {
+            self.reaping.push(r.per_second);
+            self.reaping_cpu.extend(r.init_cpu_ms);
+            self.zombies_left = Some(self.zombies_left.unwrap_or(0).max(r.zombies_left));
         }
     }
 }
@@ -245,7 +249,12 @@ impl Row {
             by_placement: Placement::ALL
                 .iter()
                 .filter_map(|&p| {
-                    let v: Vec<f64> = s.placed.iter().filter(|x| x.0 == p).map(|x| x.1).collect();
+                    let v: Vec<f64> = s
+                        .placed
+                        .iter()
+                        .filter(|x| x.placement == p)
+                        .map(|x| x.us)
+                        .collect();
                     let rounds = v.len();
                     Stats::of(v).map(|st| PlacementStats {
                         placement: p,
@@ -475,16 +484,44 @@ fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Ro
         .filter(|i| i.is_none() || i.path.is_some())
         .collect();
     let mut samples: Vec<Samples> = present.iter().map(|_| Samples::default()).collect();
+    let share = |total: usize| total.div_ceil(sizes.passes.max(1));
+    let rounds = sizes.signal_rounds.div_ceil(sizes.signal_processes.max(1));
     for pass in 0..sizes.passes {
-        for k in 0..present.len() {
-            let i = (k + pass) % present.len();
+        // Every init takes its turn at every step, in an order rotated each
+        // pass: what the machine does meanwhile falls on all of them alike,
+        // and two inits' samples of one step can be compared as a pair
+        // (see `interval`).
+        let order: Vec<usize> = (0..present.len())
+            .map(|k| (k + pass) % present.len())
+            .collect();
+        let step = |what: &str| {
             say!(
-                "initlab bench: {env}: pass {}/{}: {}",
+                "initlab bench: {env}: pass {}/{}: {what}",
                 pass + 1,
-                sizes.passes,
-                present[i].name
-            );
-            samples[i].pass(present[i], helper, pid1, sizes);
+                sizes.passes
+            )
+        };
+        step("spawn");
+        for _ in 0..share(sizes.spawn_runs) {
+            for &i in &order {
+                samples[i].spawn_once(present[i], pid1);
+            }
+        }
+        // A fresh init for every few rounds: where the scheduler places an
+        // init, its child and the harness holds for the life of the process
+        // and moves its latency by microseconds, so many short lives average
+        // over placements that one long life would draw only once.
+        step("SIGTERM latency");
+        for _ in 0..share(sizes.signal_processes) {
+            for &i in &order {
+                samples[i].latency_life(present[i], helper, pid1, rounds);
+            }
+        }
+        for &i in order.iter().filter(|_| pid1) {
+            if !present[i].is_none() {
+                step(&format!("orphan burst under {}", present[i].name));
+                samples[i].burst(present[i], helper, sizes.orphans);
+            }
         }
     }
     let mut measured = present.iter().zip(samples);
@@ -704,7 +741,10 @@ pub fn run(
         for init in all.iter().filter(|i| i.is_none() || i.path.is_some()) {
             say!("initlab bench: latency outside the cgroup: {}", init.name);
             let mut s = Samples::default();
-            s.latency_of(init, &helper, true, sizes, sizes.signal_processes);
+            let rounds = sizes.signal_rounds.div_ceil(sizes.signal_processes.max(1));
+            for _ in 0..sizes.signal_processes {
+                s.latency_life(init, &helper, true, rounds);
+            }
             outside_cgroup.push(Row::from_samples(init, "pid1", s));
         }
     }
@@ -801,22 +841,23 @@ mod tests {
         assert_eq!(json["against_best_peer"][2]["meets"], false);
     }
 
-    /// A row whose latency lives alternate between two placements and
-    /// their modes, as measured on two cores, shifted by `offset` µs.
-    fn modal_row(name: &str, offset: f64) -> Row {
+    /// A row whose latency lives fall in one of two placements and their
+    /// modes, as measured on two cores, half in each as `fast` says,
+    /// shifted by `offset` µs.
+    fn modal_row(name: &str, offset: f64, fast: fn(usize) -> bool) -> Row {
         let lives: Vec<Vec<f64>> = (0..20)
-            .map(|l| vec![if l % 2 == 0 { 14.0 } else { 28.0 } + offset; 8])
+            .map(|l| vec![if fast(l) { 14.0 } else { 28.0 } + offset; 8])
             .collect();
         let placed = lives
             .iter()
             .enumerate()
             .flat_map(|(l, v)| {
-                let p = if l % 2 == 0 {
+                let p = if fast(l) {
                     Placement::InitApart
                 } else {
                     Placement::Together
                 };
-                v.iter().map(move |&us| (p, us))
+                v.iter().map(move |&us| Placed { placement: p, us })
             })
             .collect();
         let s = Samples {
@@ -834,7 +875,11 @@ mod tests {
 
     #[test]
     fn a_latency_a_few_percent_behind_in_the_same_modes_is_within_noise() {
-        let rows = [modal_row(OURS, 0.5), modal_row("catatonit", 0.0)];
+        // Which mode a life falls in is chance: the two differ in pattern.
+        let rows = [
+            modal_row(OURS, 0.5, |l| l % 2 == 0),
+            modal_row("catatonit", 0.0, |l| l / 2 % 2 == 0),
+        ];
         let latency = against_best("pid1", &rows)
             .into_iter()
             .find(|c| c.figure.starts_with("SIGTERM"))
@@ -847,7 +892,10 @@ mod tests {
             latency.verdict()
         );
         // Far behind in every life is not noise.
-        let rows = [modal_row(OURS, 20.0), modal_row("catatonit", 0.0)];
+        let rows = [
+            modal_row(OURS, 20.0, |l| l % 2 == 0),
+            modal_row("catatonit", 0.0, |l| l / 2 % 2 == 0),
+        ];
         let latency = against_best("pid1", &rows)
             .into_iter()
             .find(|c| c.figure.starts_with("SIGTERM"))
