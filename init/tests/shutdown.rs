@@ -115,3 +115,52 @@ fn orphans_ignoring_term_get_the_grace_period(#[values(Env::Direct, Env::Pid1)] 
         assert!(!p.alive(), "pid {} survived the init", p.pid);
     }
 }
+
+/// The grace period is a deadline that forwarded signals do not put off:
+/// the init goes straight back to its wait after forwarding one, and that
+/// wait must still end with the grace period while signals keep coming.
+#[rstest]
+fn a_stream_of_signals_does_not_put_off_the_grace_period(
+    #[values(Env::Direct, Env::Pid1)] env: Env,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let script = "trap '' TERM USR1; echo up; sleep 60 & wait";
+    let mut live = Live::start(
+        command(INIT, env, &["--grace", "1", "--", "sh", "-c", script]),
+        env,
+    );
+    live.line(Duration::from_secs(10));
+    // Through a pidfd: the stream must never reach a pid used again.
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, live.init_pid(), 0) } as i32;
+    assert!(pidfd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
+    let started = Instant::now();
+    live.signal(libc::SIGTERM);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut sent = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: a live pidfd, no siginfo, no flags.
+                let rc = unsafe {
+                    libc::syscall(libc::SYS_pidfd_send_signal, pidfd, libc::SIGUSR1, 0, 0)
+                };
+                sent += u32::from(rc == 0);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // SAFETY: the descriptor opened above, closed once.
+            unsafe { libc::close(pidfd) };
+            sent
+        })
+    };
+    let status = live.wait(Duration::from_secs(6));
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    assert_eq!(status.code(), Some(128 + 9), "the main child was SIGKILLed");
+    assert!(took >= Duration::from_millis(900), "grace kept: {took:?}");
+    assert!(took < Duration::from_secs(3), "grace not put off: {took:?}");
+    assert!(sent >= 100, "signals kept coming through the grace: {sent}");
+}
