@@ -197,13 +197,6 @@ pub fn sent_by_process(si_code: i32) -> bool {
     si_code <= 0
 }
 
-/// A SIGALRM of the init's own interval timer: the kernel sends it with
-/// `SI_KERNEL`, a code no process can queue to another (rt_sigqueueinfo(2)
-/// refuses a non-negative one), where `kill -ALRM` gives `SI_USER`.
-pub fn is_own_alarm(sig: i32, si_code: i32) -> bool {
-    sig == libc::SIGALRM && si_code == libc::SI_KERNEL
-}
-
 /// `sig` is pending for the process: blocked, sent, and not yet taken.
 pub fn is_pending(sig: i32) -> bool {
     // SAFETY: an all-zero sigset_t is valid; sigpending fills it in.

@@ -190,8 +190,6 @@ pub struct Supervisor {
     /// burst), and the watch on the init's own programs while it does.
     autoreap_available: Option<bool>,
     autoreap: Option<autoreap::Watch>,
-    /// The deadline the kernel's alarm is set for (see `alarm`).
-    alarm_at: Option<Instant>,
 }
 
 impl Supervisor {
@@ -226,7 +224,6 @@ impl Supervisor {
             last_exit_notice: None,
             autoreap_available: None,
             autoreap: None,
-            alarm_at: None,
         })
     }
 
@@ -641,15 +638,8 @@ impl Supervisor {
                 Some(t) => t + AFTER_KILL,
                 None => deadline,
             };
-            // An untimed wait when the deadline is the only one: a wait
-            // with a timeout arms and cancels a timer every time, and on a
-            // virtual machine cancelling the next timer to expire
-            // reprograms the CPU's timer, a trap to the host on the
-            // forwarding path.
-            if timeout.is_some() || !self.alarm(until) {
-                let left = until.saturating_duration_since(Instant::now());
-                timeout = Some(timeout.map_or(left, |t| t.min(left)));
-            }
+            let left = until.saturating_duration_since(Instant::now());
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         // With nothing to watch but signals, the wait is the one system call
         // that also takes the signal (as tini does): a poll on a signalfd
@@ -667,45 +657,6 @@ impl Supervisor {
             self.sweep_due = true;
         }
         self.read_signals();
-    }
-
-    /// Has the kernel send SIGALRM at `at` (`ITIMER_REAL`, set once per
-    /// deadline); false where a timed wait must serve instead: with a
-    /// signalfd or the kernel reaping, where SIGALRM is not blocked, or
-    /// when `at` has come. A child does not inherit the timer.
-    fn alarm(&mut self, at: Instant) -> bool {
-        let now = Instant::now();
-        let usable = self.signals.is_none()
-            && self.autoreap.is_none()
-            && self
-                .options
-                .flavor
-                .handled()
-                .contains(nix::sys::signal::Signal::SIGALRM);
-        if !usable || at <= now {
-            return false;
-        }
-        if self.alarm_at == Some(at) {
-            return true;
-        }
-        // Rounded up to the microsecond: an alarm a little early would
-        // find the deadline not yet come, and no alarm left to wait for.
-        let left = at - now;
-        let micros = left.as_nanos().div_ceil(1000);
-        let value = libc::itimerval {
-            it_interval: libc::timeval {
-                tv_sec: 0,
-                tv_usec: 0,
-            },
-            it_value: libc::timeval {
-                tv_sec: (micros / 1_000_000).min(i64::MAX as u128) as libc::time_t,
-                tv_usec: (micros % 1_000_000) as libc::suseconds_t,
-            },
-        };
-        // SAFETY: a valid itimerval; the old value is not asked for.
-        let set = unsafe { libc::setitimer(libc::ITIMER_REAL, &value, std::ptr::null_mut()) } == 0;
-        self.alarm_at = set.then_some(at);
-        set
     }
 
     /// Takes signals until one gives the loop work, or `timeout` runs out.
@@ -728,8 +679,7 @@ impl Supervisor {
             let changed = self.sweep_due
                 || running != matches!(self.phase, Phase::Running)
                 || self.autoreap.is_some();
-            let own_alarm = signals::is_own_alarm(info.signo, info.code);
-            if info.signo == libc::SIGCHLD || own_alarm || changed {
+            if info.signo == libc::SIGCHLD || changed {
                 return;
             }
             timeout = until.map(|u| u.saturating_duration_since(Instant::now()));
@@ -817,10 +767,6 @@ impl Supervisor {
             return;
         }
         if signals::is_fault_signal(sig) && !signals::sent_by_process(code) {
-            return;
-        }
-        // The init's own deadline (see `alarm`), for the loop, not the child.
-        if signals::is_own_alarm(sig, code) {
             return;
         }
         // In single mode INT is the main child's to handle (a REPL

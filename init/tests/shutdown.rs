@@ -134,11 +134,7 @@ fn a_stream_of_signals_does_not_put_off_the_grace_period(
     // Through a pidfd: the stream must never reach a pid used again.
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, live.init_pid(), 0) } as i32;
-    assert!(
-        pidfd >= 0,
-        "pidfd_open: {}",
-        std::io::Error::last_os_error()
-    );
+    assert!(pidfd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
     let started = Instant::now();
     live.signal(libc::SIGTERM);
     let stop = Arc::new(AtomicBool::new(false));
@@ -167,78 +163,4 @@ fn a_stream_of_signals_does_not_put_off_the_grace_period(
     assert!(took >= Duration::from_millis(900), "grace kept: {took:?}");
     assert!(took < Duration::from_secs(3), "grace not put off: {took:?}");
     assert!(sent >= 100, "signals kept coming through the grace: {sent}");
-}
-
-/// While stopping, the init waits without a timeout: the grace period ends
-/// by the kernel's SIGALRM (`ITIMER_REAL`), which ends an untimed wait, and
-/// is not forwarded. Seen under strace, which prints each wait's timeout.
-#[test]
-fn the_grace_period_ends_by_an_alarm_not_a_timed_wait() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("trace");
-    let script = "trap 'echo got-alrm' ALRM; trap '' TERM; echo up; \
-                  while :; do sleep 0.05; done";
-    let mut live = Live::start(
-        traced(
-            INIT,
-            &trace,
-            "rt_sigtimedwait,setitimer,kill",
-            &["--grace", "1", "--", "sh", "-c", script],
-        ),
-        Env::Traced,
-    );
-    assert_eq!(live.line(Duration::from_secs(10)), "up");
-    let started = Instant::now();
-    live.signal(libc::SIGTERM);
-    let status = live.wait(Duration::from_secs(10));
-    let took = started.elapsed();
-    assert_eq!(status.code(), Some(128 + 9), "the main child was SIGKILLed");
-    assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
-        "grace kept: {took:?}"
-    );
-    let lines: Vec<String> = live.rest(Duration::from_secs(2));
-    assert!(
-        !lines.iter().any(|l| l == "got-alrm"),
-        "alarm forwarded: {lines:?}"
-    );
-    let text = std::fs::read_to_string(&trace).unwrap();
-    let after_term = text
-        .split_once("setitimer(ITIMER_REAL")
-        .unwrap_or_else(|| panic!("no alarm set:\n{text}"))
-        .1;
-    let waits: Vec<&str> = after_term
-        .lines()
-        .filter(|l| l.starts_with("rt_sigtimedwait("))
-        .collect();
-    assert!(
-        waits.iter().any(|l| l.contains("si_signo=SIGALRM")
-            && l.contains("si_code=SI_KERNEL")
-            && l.contains("}, NULL, 8)")),
-        "the alarm ended an untimed wait:\n{text}"
-    );
-    assert!(
-        !after_term
-            .lines()
-            .any(|l| l.starts_with("kill(") && l.contains("SIGALRM")),
-        "the init's own alarm went to the child:\n{text}"
-    );
-}
-
-/// A SIGALRM that a process sends is the child's, while stopping too: only
-/// the kernel's alarm of the init's own timer is kept back.
-#[rstest]
-fn a_sent_sigalrm_is_forwarded_while_stopping(#[values(Env::Direct, Env::Pid1)] env: Env) {
-    let script = "trap 'echo got-alrm' ALRM; trap '' TERM; echo up; \
-                  while :; do sleep 0.05; done";
-    let mut live = Live::start(
-        command(INIT, env, &["--grace", "2", "--", "sh", "-c", script]),
-        env,
-    );
-    assert_eq!(live.line(Duration::from_secs(10)), "up");
-    live.signal(libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(100));
-    live.signal(libc::SIGALRM);
-    assert_eq!(live.line(Duration::from_secs(5)), "got-alrm");
-    assert_eq!(live.wait(Duration::from_secs(10)).code(), Some(128 + 9));
 }
