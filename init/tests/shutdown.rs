@@ -134,7 +134,11 @@ fn a_stream_of_signals_does_not_put_off_the_grace_period(
     // Through a pidfd: the stream must never reach a pid used again.
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, live.init_pid(), 0) } as i32;
-    assert!(pidfd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
+    assert!(
+        pidfd >= 0,
+        "pidfd_open: {}",
+        std::io::Error::last_os_error()
+    );
     let started = Instant::now();
     live.signal(libc::SIGTERM);
     let stop = Arc::new(AtomicBool::new(false));
