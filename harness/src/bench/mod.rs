@@ -369,7 +369,7 @@ const FIGURES: [Figure; 6] = [
 ];
 
 /// initlab-init against the best peer of this run on one figure.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct Comparison {
     env: &'static str,
     figure: &'static str,
@@ -400,7 +400,10 @@ impl Comparison {
         match (self.meets, self.ratio) {
             (Some(true), _) => format!("meets{noise}"),
             (Some(false), Some(r)) => {
-                format!("misses by {:.0} %{noise}", ((r - 1.0) * 100.0).abs())
+                // A miss under one percent is not rounded away to "0 %".
+                let by = ((r - 1.0) * 100.0).abs();
+                let digits = usize::from(by < 1.0);
+                format!("misses by {by:.digits$} %{noise}")
             }
             _ => "—".into(),
         }
@@ -807,6 +810,11 @@ mod tests {
         assert_eq!(find("spawn").ratio, Some(0.5));
         assert_eq!(find("orphans").meets, Some(false));
         assert_eq!(find("orphans").verdict(), "misses by 13 %");
+        let barely = Comparison {
+            ratio: Some(1.004),
+            ..find("orphans").clone()
+        };
+        assert_eq!(barely.verdict(), "misses by 0.4 %");
         // A figure nobody measured has no verdict.
         assert_eq!(find("VmRSS").meets, None);
         assert_eq!(find("VmRSS").verdict(), "—");
