@@ -135,59 +135,73 @@ impl Outcome {
     }
 }
 
-/// Samples every process whose masks differ from its role's baseline up to
-/// five more times, 50 ms apart; takes the first sample that matches.
-/// Returns what was seen only once.
+/// Samples every process whose masks differ from its role's baseline again
+/// (see `resample`). Returns what was seen only once.
 fn settle(processes: &mut [Observed], base: &Baseline) -> Vec<String> {
-    let mut notes = Vec::new();
-    for p in processes.iter_mut().filter(|p| p.role != Role::Init) {
-        let want = base.masks.get(&p.role).copied().unwrap_or((0, 0));
-        if (p.signals.blocked, p.signals.ignored) == want {
-            continue;
-        }
-        for _ in 0..5 {
-            std::thread::sleep(Duration::from_millis(50));
-            let Some(now) = proc_state::read(p.pid) else {
-                break; // gone: the one sample is all there is
-            };
-            if (now.signals.blocked, now.signals.ignored) == want {
-                notes.push(format!(
-                    "{} SigBlk {} SigIgn {}",
-                    p.label(),
-                    show_mask(p.signals.blocked),
-                    show_mask(p.signals.ignored)
-                ));
-                p.signals = now.signals;
-                break;
-            }
-        }
-    }
-    notes
+    resample(
+        processes,
+        |p| {
+            let want = base.masks.get(&p.role).copied().unwrap_or((0, 0));
+            p.role != Role::Init && (p.signals.blocked, p.signals.ignored) != want
+        },
+        |p| {
+            format!(
+                "{} SigBlk {} SigIgn {}",
+                p.label(),
+                show_mask(p.signals.blocked),
+                show_mask(p.signals.ignored)
+            )
+        },
+    )
 }
 
-/// Samples every process seen with a SIGCHLD pending under its mask up to
-/// five more times, 50 ms apart, together; one whose SIGCHLD was taken
-/// meanwhile takes that later sample. Returns what was seen only once.
+/// Samples every process seen with a SIGCHLD pending under its mask again
+/// (see `resample`). Returns what was seen only once.
 fn settle_sigchld(processes: &mut [Observed]) -> Vec<String> {
+    resample(
+        processes,
+        |p| p.signals.sigchld_stuck(),
+        |p| {
+            format!(
+                "{} SIGCHLD pending under SigBlk {}",
+                p.label(),
+                show_mask(p.signals.blocked)
+            )
+        },
+    )
+}
+
+/// Samples every process for which `off` holds up to five more times, 50 ms
+/// apart, all of them together; one for which it no longer holds takes that
+/// later sample, and `seen` describes the one it replaces. A process gone
+/// meanwhile keeps the one sample there is.
+fn resample(
+    processes: &mut [Observed],
+    off: impl Fn(&Observed) -> bool,
+    seen: impl Fn(&Observed) -> String,
+) -> Vec<String> {
     let mut notes = Vec::new();
+    let mut left: Vec<usize> = (0..processes.len())
+        .filter(|&i| off(&processes[i]))
+        .collect();
     for _ in 0..5 {
-        if !processes.iter().any(|p| p.signals.sigchld_stuck()) {
+        if left.is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
-        for p in processes.iter_mut().filter(|p| p.signals.sigchld_stuck()) {
+        left.retain(|&i| {
+            let p = &mut processes[i];
             let Some(now) = proc_state::read(p.pid) else {
-                continue; // gone: the one sample is all there is
+                return false;
             };
-            if !now.signals.sigchld_stuck() {
-                notes.push(format!(
-                    "{} SIGCHLD pending under SigBlk {}",
-                    p.label(),
-                    show_mask(p.signals.blocked)
-                ));
-                *p = Observed::new(p.pid, p.role, std::mem::take(&mut p.command), now.signals);
+            let later = Observed::new(p.pid, p.role, p.command.clone(), now.signals);
+            if off(&later) {
+                return true;
             }
-        }
+            notes.push(seen(p));
+            *p = later;
+            false
+        });
     }
     notes
 }
@@ -708,6 +722,60 @@ mod tests {
                 "no SIGCHLD pending in {pid}"
             );
             std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A process that blocks SIGUSR1, and then, if `lets_go`, unblocks it
+    /// after 120 ms.
+    fn blocker(lets_go: bool) -> std::process::Child {
+        let script = format!(
+            "import signal, time\n\
+             signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\n\
+             time.sleep(0.12)\n\
+             if {}:\n    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])\n\
+             time.sleep(10)\n",
+            if lets_go { "True" } else { "False" }
+        );
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_mask_that_clears_within_moments_is_transient_and_the_report_shows_the_later_one() {
+        let usr1 = initlab_init::signals::bit(libc::SIGUSR1);
+        for lets_go in [true, false] {
+            let mut child = blocker(lets_go);
+            let pid = child.id() as i32;
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let first = loop {
+                let info = proc_state::read(pid).filter(|i| i.signals.blocked & usr1 != 0);
+                if let Some(info) = info {
+                    break Observed::from_proc(&info, Role::Worker);
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "SIGUSR1 never blocked"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            let base = Baseline {
+                masks: [(Role::Worker, (0, first.signals.ignored))].into(),
+            };
+            let mut seen = vec![first];
+            let notes = settle(&mut seen, &base);
+            child.kill().unwrap();
+            child.wait().unwrap();
+            if lets_go {
+                assert_eq!(notes.len(), 1, "{notes:?}");
+                assert_eq!(seen[0].signals.blocked & usr1, 0);
+                // What the report prints is the sample the check judged.
+                assert_eq!(seen[0].sigblk, format!("{:016x}", seen[0].signals.blocked));
+            } else {
+                assert!(notes.is_empty(), "{notes:?}");
+                assert_ne!(seen[0].signals.blocked & usr1, 0);
+            }
         }
     }
 
