@@ -10,21 +10,28 @@ use std::time::Duration;
 use assert_cmd::Command;
 use serde_json::Value;
 
-#[test]
-fn quick_bench_runs_every_init_and_leaves_no_zombie() {
+/// `initlab bench --quick --init INIT`, its JSON report written as
+/// `bench.json` in the directory returned.
+fn quick_bench(init: &str) -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bench.json");
     let out = Command::cargo_bin("initlab")
         .unwrap()
         .env("INITLAB_INIT_DIR", common::init_dir())
-        // A user's own init is measured beside the built-in ones, never
-        // taken for a peer.
-        .args(["bench", "--quick", "--init", "my-tini=tini -g --"])
+        .args(["bench", "--quick", "--init", init])
         .args(["--format", "json", "--output"])
-        .arg(&path)
+        .arg(dir.path().join("bench.json"))
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
+    (dir, out)
+}
+
+#[test]
+fn quick_bench_runs_every_init_and_leaves_no_zombie() {
+    // A user's own init is measured beside the built-in ones, never taken
+    // for a peer.
+    let (dir, out) = quick_bench("my-tini=tini -g --");
+    let path = dir.path().join("bench.json");
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -131,22 +138,8 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
 /// whole life: it is named, left unmeasured, and nothing of it is left.
 #[test]
 fn an_init_that_never_exits_is_named_and_not_waited_for() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, out) = quick_bench("stuck=sh -c 'exec sleep 1013' x");
     let path = dir.path().join("bench.json");
-    let out = Command::cargo_bin("initlab")
-        .unwrap()
-        .env("INITLAB_INIT_DIR", common::init_dir())
-        .args([
-            "bench",
-            "--quick",
-            "--init",
-            "stuck=sh -c 'exec sleep 1013' x",
-        ])
-        .args(["--format", "json", "--output"])
-        .arg(&path)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
