@@ -674,11 +674,11 @@ impl Supervisor {
                 self.sweep_due = true;
                 return;
             };
+            // Only a SIGCHLD can have the kernel start reaping, and the
+            // first stop signal both changes the phase and makes a sweep due.
             let running = matches!(self.phase, Phase::Running);
             self.on_signal(info.signo, info.code, info.value, info.pid);
-            let changed = self.sweep_due
-                || running != matches!(self.phase, Phase::Running)
-                || self.autoreap.is_some();
+            let changed = self.sweep_due || running != matches!(self.phase, Phase::Running);
             if info.signo == libc::SIGCHLD || changed {
                 return;
             }
