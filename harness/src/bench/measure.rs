@@ -117,11 +117,12 @@ const BURST_LIMIT: Duration = Duration::from_secs(150);
 
 /// Waits for our child `pid` to exit, through a pidfd so that the wait is
 /// as exact as `waitpid`'s; false, with its tree killed, when it has not
-/// within `limit`.
+/// within `limit`. Where no pidfd can be had (a kernel before 5.3, a
+/// seccomp filter), `waitpid` is asked every millisecond instead.
 fn wait_within(pid: i32, limit: Duration) -> bool {
     // SAFETY: pidfd_open takes a pid and flags; our unreaped child's pid is its own.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd >= 0 {
+    let ended = if fd >= 0 {
         // SAFETY: a descriptor just returned to us, owned by nothing else.
         let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
         let mut fds = [nix::poll::PollFd::new(
@@ -130,13 +131,36 @@ fn wait_within(pid: i32, limit: Duration) -> bool {
         )];
         let ms = nix::poll::PollTimeout::try_from(limit.as_millis() as i32)
             .unwrap_or(nix::poll::PollTimeout::MAX);
-        if nix::poll::poll(&mut fds, ms).is_ok_and(|n| n == 0) {
-            kill_and_wait(pid);
-            return false;
-        }
+        nix::poll::poll(&mut fds, ms).map_or(true, |n| n > 0)
+    } else if reaped_within(pid, limit) {
+        return true;
+    } else {
+        false
+    };
+    if !ended {
+        kill_and_wait(pid);
+        return false;
     }
     wait(pid);
     true
+}
+
+/// Asks `waitpid` every millisecond until our child `pid` is reaped, for
+/// at most `limit`; false when it is still running.
+fn reaped_within(pid: i32, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    let mut status = 0;
+    loop {
+        // SAFETY: polls our own child; writes only to `status`.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if rc > 0 || (rc < 0 && nix::errno::Errno::last() != nix::errno::Errno::EINTR) {
+            return true; // reaped (or not ours to wait for)
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 fn kill_and_wait(pid: i32) {
@@ -382,4 +406,49 @@ fn read_u64(fd: &OwnedFd) -> Option<u64> {
         got += n;
     }
     Some(u64::from_le_bytes(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{reaped_within, Placement};
+    use rstest::rstest;
+    use std::time::{Duration, Instant};
+
+    /// The wait used where no pidfd can be had keeps its deadline, and
+    /// returns as soon as the child has ended.
+    // The children are reaped by the waitpid under test, not by `Child`.
+    #[allow(clippy::zombie_processes)]
+    #[test]
+    fn a_wait_without_a_pidfd_keeps_its_deadline() {
+        let sleeper = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = sleeper.id() as i32;
+        let t = Instant::now();
+        assert!(!reaped_within(pid, Duration::from_millis(100)));
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        // SAFETY: our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert!(reaped_within(pid, Duration::from_secs(5)));
+        let quick = std::process::Command::new("true").spawn().unwrap();
+        let t = Instant::now();
+        assert!(reaped_within(quick.id() as i32, Duration::from_secs(5)));
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+
+    #[rstest]
+    #[case(0, 0, 0, Placement::Together)]
+    #[case(0, 1, 0, Placement::InitApart)]
+    #[case(1, 1, 0, Placement::ChildApart)]
+    #[case(0, 1, 1, Placement::HarnessApart)]
+    #[case(0, 1, 2, Placement::AllApart)]
+    fn each_placement_is_named_by_who_is_apart(
+        #[case] harness: i32,
+        #[case] init: i32,
+        #[case] child: i32,
+        #[case] expected: Placement,
+    ) {
+        assert_eq!(Placement::of(harness, init, child), expected);
+    }
 }
