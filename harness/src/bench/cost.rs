@@ -223,7 +223,7 @@ fn sample_costs(ctx: &RunCtx, rounds: usize) -> Result<SampleCosts, String> {
              look for what killed or added to it",
             argv[2]
         )),
-        _ => Err("the sampled tree was sampled no time".into()),
+        _ => Err("the sampled tree was not sampled: no rounds were asked for".into()),
     }
 }
 
