@@ -692,10 +692,20 @@ mod tests {
     use super::*;
     use crate::proc_state::Role;
 
+    /// `python3 -c SCRIPT`, with `{}` in it filled with `then` as a Python
+    /// boolean.
+    fn python(script: &str, then: bool) -> std::process::Child {
+        let script = script.replace("{}", if then { "True" } else { "False" });
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .spawn()
+            .unwrap()
+    }
+
     /// A process that blocks SIGCHLD, lets a child exit so that it is
     /// pending, and then, if `takes`, takes it after 120 ms.
     fn holder(takes: bool) -> std::process::Child {
-        let script = format!(
+        python(
             "import os, signal, time\n\
              signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])\n\
              pid = os.fork()\n\
@@ -703,43 +713,36 @@ mod tests {
              time.sleep(0.12)\n\
              if {}:\n    signal.sigwait([signal.SIGCHLD])\n    os.waitpid(pid, 0)\n\
              time.sleep(10)\n",
-            if takes { "True" } else { "False" }
-        );
-        std::process::Command::new("python3")
-            .args(["-c", &script])
-            .spawn()
-            .unwrap()
-    }
-
-    fn stuck_sample(pid: i32) -> Observed {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(info) = proc_state::read(pid).filter(|i| i.signals.sigchld_stuck()) {
-                return Observed::from_proc(&info, Role::Init);
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no SIGCHLD pending in {pid}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+            takes,
+        )
     }
 
     /// A process that blocks SIGUSR1, and then, if `lets_go`, unblocks it
     /// after 120 ms.
     fn blocker(lets_go: bool) -> std::process::Child {
-        let script = format!(
+        python(
             "import signal, time\n\
              signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\n\
              time.sleep(0.12)\n\
              if {}:\n    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])\n\
              time.sleep(10)\n",
-            if lets_go { "True" } else { "False" }
-        );
-        std::process::Command::new("python3")
-            .args(["-c", &script])
-            .spawn()
-            .unwrap()
+            lets_go,
+        )
+    }
+
+    /// The first sample of `pid` in which `shows` holds, as `role`.
+    fn sample_when(pid: i32, role: Role, shows: impl Fn(&ProcInfo) -> bool) -> Observed {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(info) = proc_state::read(pid).filter(|i| shows(i)) {
+                return Observed::from_proc(&info, role);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pid} never showed what was waited for"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]
@@ -747,19 +750,9 @@ mod tests {
         let usr1 = initlab_init::signals::bit(libc::SIGUSR1);
         for lets_go in [true, false] {
             let mut child = blocker(lets_go);
-            let pid = child.id() as i32;
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            let first = loop {
-                let info = proc_state::read(pid).filter(|i| i.signals.blocked & usr1 != 0);
-                if let Some(info) = info {
-                    break Observed::from_proc(&info, Role::Worker);
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "SIGUSR1 never blocked"
-                );
-                std::thread::sleep(Duration::from_millis(5));
-            };
+            let first = sample_when(child.id() as i32, Role::Worker, |i| {
+                i.signals.blocked & usr1 != 0
+            });
             let base = Baseline {
                 masks: [(Role::Worker, (0, first.signals.ignored))].into(),
             };
@@ -783,7 +776,9 @@ mod tests {
     fn a_sigchld_taken_within_moments_is_transient_and_one_held_back_is_not() {
         for takes in [true, false] {
             let mut child = holder(takes);
-            let mut seen = vec![stuck_sample(child.id() as i32)];
+            let mut seen = vec![sample_when(child.id() as i32, Role::Init, |i| {
+                i.signals.sigchld_stuck()
+            })];
             let notes = settle_sigchld(&mut seen);
             child.kill().unwrap();
             child.wait().unwrap();
