@@ -96,8 +96,15 @@ pub struct Taken {
 }
 
 /// Waits up to `timeout` (None: until one comes) for one signal of `set`,
-/// which must be blocked, and takes it: `sigtimedwait`. None on timeout or
+/// which must be blocked, and takes it: `rt_sigtimedwait`. None on timeout or
 /// interruption. Without a timeout the kernel arms no timer for the wait.
+///
+/// The system call is made here, not through the C library: this and the
+/// `kill` in `forward` are the whole of forwarding, and an init woken on an
+/// idle CPU pays for every page it touches before its `kill` (see the
+/// README's latency profile). The C library's wrappers add three pages of
+/// code to those two calls.
+#[inline(always)]
 pub fn wait_for(set: &SigSet, timeout: Option<std::time::Duration>) -> Option<Taken> {
     let ts = timeout.map(|t| libc::timespec {
         tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
@@ -106,10 +113,21 @@ pub fn wait_for(set: &SigSet, timeout: Option<std::time::Duration>) -> Option<Ta
     // SAFETY: an all-zero siginfo_t is valid; the kernel fills it in.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let ts = ts.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+    let set: *const libc::sigset_t = set.as_ref();
     // SAFETY: valid set, siginfo and timespec (or none) for the duration of
-    // the call.
-    let signo = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, ts) };
-    (signo > 0).then(|| Taken {
+    // the call; the kernel reads only the first KERNEL_SIGSET_SIZE bytes of
+    // the C library's larger sigset_t.
+    let taken = unsafe {
+        syscalls::syscall!(
+            syscalls::Sysno::rt_sigtimedwait,
+            set,
+            std::ptr::from_mut(&mut info),
+            ts,
+            KERNEL_SIGSET_SIZE
+        )
+    };
+    let signo = i32::try_from(taken.ok()?).ok()?;
+    Some(Taken {
         signo,
         code: info.si_code,
         // SAFETY: si_pid is set for every signal a process or the kernel's
@@ -120,6 +138,45 @@ pub fn wait_for(set: &SigSet, timeout: Option<std::time::Duration>) -> Option<Ta
         value: unsafe { info.si_value() }.sival_ptr as usize as u64,
     })
 }
+
+/// Sends `sig` to the process `pid` (a group when negative): `kill`, made
+/// here for the reason given at [`wait_for`]. Whether it arrived is not
+/// asked: a program that has just ended has nothing left to signal.
+#[inline(always)]
+pub fn forward(pid: i32, sig: i32) {
+    // SAFETY: kill has no memory effects on this process.
+    let _ = unsafe { syscalls::syscall!(syscalls::Sysno::kill, pid, sig) };
+}
+
+/// The time on the monotonic clock (the one [`std::time::Instant`] reads),
+/// in nanoseconds,
+/// asked of the kernel directly for the reason given at [`wait_for`]: the
+/// C library's way through the vDSO is four more pages to touch between two
+/// forwarded signals while the init is stopping.
+#[inline(always)]
+pub fn clock_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec for the kernel to fill in. CLOCK_MONOTONIC
+    // cannot fail, and on the zero time left there a wait would only end
+    // early.
+    let _ = unsafe {
+        syscalls::syscall!(
+            syscalls::Sysno::clock_gettime,
+            libc::CLOCK_MONOTONIC,
+            std::ptr::from_mut(&mut now)
+        )
+    };
+    (now.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(now.tv_nsec as u64)
+}
+
+/// The size of the kernel's signal set, which system calls take beside it:
+/// one bit for each of the 64 signals.
+const KERNEL_SIGSET_SIZE: usize = (MAX_SIGNAL / 8) as usize;
 
 /// The bit of `sig` in a kernel signal mask.
 pub const fn bit(sig: i32) -> u64 {
@@ -179,20 +236,22 @@ pub fn describe_mask(mask: u64) -> String {
 /// the signalfd can only have been sent by someone (a fault in the init would
 /// have killed it, since these are blocked), but the check keeps the rule
 /// explicit: forward them only when `si_code` says a process sent them.
+#[inline(always)]
 pub fn is_fault_signal(sig: i32) -> bool {
-    [
-        libc::SIGILL,
-        libc::SIGTRAP,
-        libc::SIGBUS,
-        libc::SIGFPE,
-        libc::SIGSEGV,
-        libc::SIGSYS,
-    ]
-    .contains(&sig)
+    // A mask, not a list: a list is a table in read-only data, one more page
+    // for every forwarded signal to touch.
+    const FAULTS: u64 = bit(libc::SIGILL)
+        | bit(libc::SIGTRAP)
+        | bit(libc::SIGBUS)
+        | bit(libc::SIGFPE)
+        | bit(libc::SIGSEGV)
+        | bit(libc::SIGSYS);
+    (1..=MAX_SIGNAL).contains(&sig) && FAULTS & bit(sig) != 0
 }
 
 /// `si_code` values at or below zero (SI_USER, SI_QUEUE, SI_TKILL, ...) mean a
 /// process sent the signal; positive ones mean the kernel generated it.
+#[inline(always)]
 pub fn sent_by_process(si_code: i32) -> bool {
     si_code <= 0
 }
@@ -252,5 +311,42 @@ mod tests {
             .filter(|n| Signal::try_from(*n).is_ok_and(|s| set.contains(s)))
             .collect();
         assert_eq!(blocked, vec![2, 3, 15, 17]);
+    }
+
+    #[test]
+    fn the_fault_signals_are_the_six_the_kernel_raises_and_no_other_number() {
+        let faults: Vec<i32> = (-2..=70).filter(|&s| is_fault_signal(s)).collect();
+        assert_eq!(faults, vec![4, 5, 7, 8, 11, 31]);
+    }
+
+    /// A signal raised at this thread, blocked here, is taken by the wait
+    /// with its number and who sent it; with none pending a zero timeout
+    /// ends the wait empty.
+    #[test]
+    fn wait_for_takes_a_pending_signal_and_times_out_on_none() {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGURG);
+        set.thread_block().unwrap();
+        let zero = Some(std::time::Duration::ZERO);
+        assert!(wait_for(&set, zero).is_none());
+        nix::sys::signal::raise(Signal::SIGURG).unwrap();
+        let taken = wait_for(&set, zero).expect("the raised SIGURG is pending");
+        assert_eq!(taken.signo, libc::SIGURG);
+        assert_eq!(taken.pid, std::process::id() as i32);
+        assert!(sent_by_process(taken.code), "si_code {}", taken.code);
+        assert!(wait_for(&set, zero).is_none(), "taken once");
+        set.thread_unblock().unwrap();
+    }
+
+    /// The waits' clock is the one `Instant` reads: two readings of it
+    /// bracket a reading of the other.
+    #[test]
+    fn clock_ns_reads_the_monotonic_clock() {
+        let ns =
+            |t: nix::sys::time::TimeSpec| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64;
+        let mono = || ns(nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap());
+        let (a, b, c) = (clock_ns(), mono(), clock_ns());
+        assert!(a <= b && b <= c, "{a} {b} {c}");
+        assert!(c - a < 1_000_000_000);
     }
 }

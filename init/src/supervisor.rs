@@ -172,6 +172,9 @@ pub struct Supervisor {
     phase: Phase,
     /// The init's own pid, asked once: `send` checks it before every kill.
     me: i32,
+    /// `log::verbose()`, kept here beside the rest of what forwarding
+    /// reads, so that a forwarded signal touches no page of static data.
+    verbose: bool,
     /// The next pass sweeps. A pass woken by another signal goes straight
     /// back to sleep after forwarding it.
     sweep_due: bool,
@@ -217,6 +220,7 @@ impl Supervisor {
             signals,
             phase: Phase::Running,
             me: std::process::id() as i32,
+            verbose: log::verbose(),
             sweep_due: true,
             owed_since: None,
             programs_seen: None,
@@ -665,9 +669,10 @@ impl Supervisor {
     /// sleep, and the loop's round of bookkeeping cost about a microsecond
     /// there (traced with `perf`: the init's time from its `kill` to its
     /// next wait, against catatonit's).
+    #[inline(never)]
     fn take_signals(&mut self, timeout: Option<Duration>) {
         let set = self.options.flavor.handled();
-        let until = timeout.map(|t| Instant::now() + t);
+        let until = timeout.map(|t| signals::clock_ns().saturating_add(t.as_nanos() as u64));
         let mut timeout = timeout;
         loop {
             let Some(info) = signals::wait_for(&set, timeout) else {
@@ -682,7 +687,7 @@ impl Supervisor {
             if info.signo == libc::SIGCHLD || changed {
                 return;
             }
-            timeout = until.map(|u| u.saturating_duration_since(Instant::now()));
+            timeout = until.map(|u| Duration::from_nanos(u.saturating_sub(signals::clock_ns())));
         }
     }
 
@@ -710,7 +715,11 @@ impl Supervisor {
     }
 
     /// Mutant `prefix-output`: what the child wrote, each line prefixed, to
-    /// the init's own stdout, as inits with logging do.
+    /// the init's own stdout, as inits with logging do. Out of line, as
+    /// `read_signals` is: their buffers would otherwise sit in `run`'s
+    /// frame, between the supervisor and the frame of `take_signals`, and
+    /// spread what a forwarded signal touches over five pages of stack.
+    #[inline(never)]
     fn relay_output(&mut self) {
         for unit in &self.units {
             let Some(relay) = &unit.relay else { continue };
@@ -732,6 +741,7 @@ impl Supervisor {
 
     /// Reads every pending signal in one `read` where it can: the forwarding
     /// path is read, kill, and back to sleep.
+    #[inline(never)]
     fn read_signals(&mut self) {
         const SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
         let mut buf = [0u8; 16 * SIZE];
@@ -760,6 +770,11 @@ impl Supervisor {
 
     /// One signal taken: its number, `si_code`, the value it was queued
     /// with, and the pid of its sender (or of the child that ended).
+    ///
+    /// Inlined into the waits, with all that is not forwarding kept out of
+    /// line: the code a forwarded signal runs then lies on one or two pages
+    /// (see `signals::wait_for`).
+    #[inline(always)]
     fn on_signal(&mut self, received: i32, code: i32, value: u64, pid: i32) {
         let sig = received;
         if sig == libc::SIGCHLD {
@@ -773,12 +788,8 @@ impl Supervisor {
         // under `docker run -it` carries on), as with tini and dumb-init.
         let stop_signal = sig == libc::SIGTERM || (sig == libc::SIGINT && self.main.is_none());
         let stopping_now = matches!(self.phase, Phase::Running) && stop_signal;
-        if stopping_now {
-            self.begin_stop(true);
-            if self.main.is_none() {
-                log::info(format_args!("received {}; stopping", signals::name(sig)));
-                return; // advance_stop sends SIGTERM in order
-            }
+        if stopping_now && !self.stop_on(sig) {
+            return;
         }
         let defects = self.options.flavor.defects();
         if defects.not_forwarded & signals::bit(sig) != 0 {
@@ -804,21 +815,41 @@ impl Supervisor {
                 }
             }
         }
-        if log::verbose() {
-            if stopping_now {
+        if self.verbose {
+            self.say_forwarded(received, sig, stopping_now);
+        }
+    }
+
+    /// The first stop signal: the stop begins. Whether the signal is also
+    /// forwarded: in single mode it is; with programs, `advance_stop` sends
+    /// SIGTERM in order.
+    #[cold]
+    #[inline(never)]
+    fn stop_on(&mut self, sig: i32) -> bool {
+        self.begin_stop(true);
+        if self.main.is_none() {
+            log::info(format_args!("received {}; stopping", signals::name(sig)));
+            return false;
+        }
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn say_forwarded(&self, received: i32, sig: i32, stopping_now: bool) {
+        if stopping_now {
+            log::say(format_args!(
+                "received {}; stopping",
+                signals::name(received)
+            ));
+        }
+        for unit in &self.units {
+            if let Some(pid) = unit.pid() {
                 log::say(format_args!(
-                    "received {}; stopping",
-                    signals::name(received)
+                    "forwarding {} to {} (pid {pid})",
+                    signals::name(sig),
+                    unit.name
                 ));
-            }
-            for unit in &self.units {
-                if let Some(pid) = unit.pid() {
-                    log::say(format_args!(
-                        "forwarding {} to {} (pid {pid})",
-                        signals::name(sig),
-                        unit.name
-                    ));
-                }
             }
         }
     }
@@ -885,6 +916,7 @@ impl Sender<'_> {
     /// value when it goes to a single process (sigqueue cannot address a group).
     /// Never to the init itself, to every process (-1) or to a group it names
     /// by accident (0, 1): a pid here can have come from a notify socket.
+    #[inline(always)]
     fn send(&self, pid: Pid, sig: i32, value: Option<u64>) {
         let group = self.group;
         let pid_raw = pid.as_raw();
@@ -896,18 +928,16 @@ impl Sender<'_> {
         if !group && self.autoreap.is_some_and(|w| w.signal(pid, sig, value)) {
             return;
         }
-        // SAFETY: kill and sigqueue have no memory effects on this process.
-        unsafe {
-            if group {
-                libc::kill(-pid.as_raw(), sig);
-            } else if let Some(v) = value {
-                let val = libc::sigval {
-                    sival_ptr: v as usize as *mut libc::c_void,
-                };
-                libc::sigqueue(pid.as_raw(), sig, val);
-            } else {
-                libc::kill(pid.as_raw(), sig);
-            }
+        if group {
+            signals::forward(-pid_raw, sig);
+        } else if let Some(v) = value {
+            let val = libc::sigval {
+                sival_ptr: v as usize as *mut libc::c_void,
+            };
+            // SAFETY: sigqueue has no memory effects on this process.
+            unsafe { libc::sigqueue(pid_raw, sig, val) };
+        } else {
+            signals::forward(pid_raw, sig);
         }
     }
 }
