@@ -85,6 +85,17 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
                 .sum();
             let expected = if init == "none" { 0 } else { 6 };
             assert_eq!(placed, expected, "rounds placed under {init}: {row}");
+            // The pages a forwarded signal touched, from the kernel's
+            // accessed bits: at least the page of code that calls `kill`
+            // (with the init's TLB entries left in place, most inits here
+            // read as 0). How many is a figure of the optimised build, for
+            // `initlab bench` to report.
+            let pages = row["pages_touched_per_forward"].as_f64();
+            if init == "none" {
+                assert_eq!(pages, None, "{row}");
+            } else {
+                assert!(pages.is_some_and(|p| (1.0..200.0).contains(&p)), "{row}");
+            }
         }
     }
     // Each figure of ours against the best peer of the same run, with a

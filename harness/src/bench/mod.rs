@@ -125,6 +125,10 @@ struct Row {
     zombies_left: Option<u64>,
     #[serde(rename = "memory_kb")]
     memory: Option<Memory>,
+    /// Pages of code, data and stack the init touched to forward one
+    /// SIGTERM, median over its lives: what a wake on an idle CPU finds cold.
+    #[serde(rename = "pages_touched_per_forward")]
+    pages_per_forward: Option<f64>,
     binary_kb: Option<u64>,
     /// Whether the binary runs without a dynamic loader and libraries.
     binary_static: bool,
@@ -170,6 +174,7 @@ struct Samples {
     zombies_left: Option<u64>,
     rss_kb: Vec<u64>,
     hwm_kb: Vec<u64>,
+    pages_per_forward: Vec<u64>,
     /// The init could not run `/bin/true` to its end: nothing more is
     /// asked of it, since every other figure would wait out its deadline.
     failed: bool,
@@ -214,6 +219,7 @@ impl Samples {
             self.rss_kb.push(m.rss_kb);
             self.hwm_kb.push(m.hwm_kb);
         }
+        self.pages_per_forward.extend(l.pages_per_forward);
     }
 
     /// One orphan burst under the init as PID 1.
@@ -267,6 +273,7 @@ impl Row {
             reaping_cpu: Stats::of(s.reaping_cpu.clone()),
             zombies_left: s.zombies_left,
             memory,
+            pages_per_forward: median(s.pages_per_forward).map(|p| p.median),
             binary_kb: init
                 .path
                 .as_ref()
@@ -299,6 +306,7 @@ impl Row {
             reaping_cpu: None,
             zombies_left: None,
             memory: None,
+            pages_per_forward: None,
             binary_kb: None,
             binary_static: false,
             draws: Draws::default(),
@@ -667,7 +675,7 @@ fn write_placements(out: &mut String, rows: &[Row]) {
     let names: Vec<&str> = used.iter().map(|p| p.describe()).collect();
     let _ = writeln!(
         out,
-        "\n| SIGTERM latency by placement: median (share of rounds) | env | {} |\n|---|---|{}",
+        "\n| SIGTERM latency by placement: median (share of rounds) | env | {} | pages touched per forwarded signal |\n|---|---|{}---|",
         names.join(" | "),
         "---|".repeat(used.len())
     );
@@ -688,7 +696,16 @@ fn write_placements(out: &mut String, rows: &[Row]) {
                     })
             })
             .collect();
-        let _ = writeln!(out, "| {} | {} | {} |", r.name, r.env, cells.join(" | "));
+        let pages = r
+            .pages_per_forward
+            .map_or("—".into(), |p| format!("{p:.0}"));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {pages} |",
+            r.name,
+            r.env,
+            cells.join(" | ")
+        );
     }
 }
 
@@ -871,6 +888,7 @@ mod tests {
         let s = Samples {
             latency: lives,
             placed,
+            pages_per_forward: vec![3, 4, 3],
             ..Samples::default()
         };
         let init = Init {
@@ -913,11 +931,12 @@ mod tests {
             "{}",
             latency.verdict()
         );
-        // The placement table gives each mode its own median and share.
+        // The placement table gives each mode its own median and share,
+        // and the pages a forwarded signal touched, median over lives.
         let mut md = String::new();
         write_placements(&mut md, &rows);
         assert!(
-            md.contains("| initlab-init | pid1 | 34.0 µs (50 %) | 48.0 µs (50 %) |"),
+            md.contains("| initlab-init | pid1 | 34.0 µs (50 %) | 48.0 µs (50 %) | 3 |"),
             "{md}"
         );
     }
