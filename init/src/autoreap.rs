@@ -13,6 +13,7 @@
 //! the init reaps as before.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -80,9 +81,27 @@ pub fn available() -> bool {
     fd.is_some_and(|fd| exit_info(&fd) == Some(0))
 }
 
+/// How long a program's pidfd may say it ended while the kernel gives no
+/// status for it, before the status is taken as lost.
+///
+/// Between a process's exit, which makes its pidfd readable, and its
+/// release, where the kernel records the status, a look can find none; the
+/// next look, a millisecond later, does. A kernel that passed the probe in
+/// [`available`] and still keeps none would otherwise leave the init
+/// waiting for the program for good.
+const LOST_AFTER: Duration = Duration::from_secs(1);
+
+/// One of the init's own programs while the kernel reaps.
+struct Watched {
+    pid: Pid,
+    fd: OwnedFd,
+    /// When its pidfd was first readable with no status to give.
+    silent_since: Option<Instant>,
+}
+
 /// The init's own programs while the kernel reaps: each with a pidfd.
 pub struct Watch {
-    programs: Vec<(Pid, OwnedFd)>,
+    programs: Vec<Watched>,
 }
 
 impl Watch {
@@ -98,7 +117,12 @@ impl Watch {
                 return None;
             }
             // SAFETY: a descriptor just returned to us, owned by nothing else.
-            opened.push((pid, unsafe { OwnedFd::from_raw_fd(fd as i32) }));
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            opened.push(Watched {
+                pid,
+                fd,
+                silent_since: None,
+            });
         }
         set_no_wait(true).ok()?;
         Some(Watch { programs: opened })
@@ -107,7 +131,7 @@ impl Watch {
     /// Sends `sig` (queued with `value`, if any) to `pid` through its
     /// pidfd; false when `pid` is not watched.
     pub fn signal(&self, pid: Pid, sig: i32, value: Option<u64>) -> bool {
-        let Some((_, fd)) = self.programs.iter().find(|(p, _)| *p == pid) else {
+        let Some(Watched { fd, .. }) = self.programs.iter().find(|w| w.pid == pid) else {
             return false;
         };
         let queued = value.map(|v| QueuedInfo {
@@ -130,8 +154,8 @@ impl Watch {
         let mut fds: Vec<libc::pollfd> = self
             .programs
             .iter()
-            .map(|(_, fd)| libc::pollfd {
-                fd: fd.as_raw_fd(),
+            .map(|w| libc::pollfd {
+                fd: w.fd.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             })
@@ -148,10 +172,19 @@ impl Watch {
                 i += 1;
                 continue;
             }
-            let (pid, fd) = &self.programs[i];
-            match status(*pid, fd) {
+            let w = &mut self.programs[i];
+            let found = status(w.pid, &w.fd);
+            match verdict(found, &mut w.silent_since, Instant::now()) {
                 Some(ending) => {
-                    ended.push((*pid, ending));
+                    if ending == Ending::Lost {
+                        crate::log::say(format_args!(
+                            "pid {}: its pidfd said it ended, and for {} s the kernel gave no \
+                             exit status for it; taken as lost (exit status 255)",
+                            w.pid,
+                            LOST_AFTER.as_secs()
+                        ));
+                    }
+                    ended.push((w.pid, ending));
                     self.programs.remove(i);
                 }
                 None => i += 1,
@@ -180,6 +213,22 @@ fn status(pid: Pid, fd: &OwnedFd) -> Option<Ending> {
     exit_info(fd).map(reap::ending_of)
 }
 
+/// How a program whose pidfd is readable ended: the status `found`, if
+/// any; none yet while the kernel has been silent for less than
+/// [`LOST_AFTER`] since `silent_since` (set at the first silent look); lost
+/// after that.
+fn verdict(
+    found: Option<Ending>,
+    silent_since: &mut Option<Instant>,
+    now: Instant,
+) -> Option<Ending> {
+    if found.is_some() {
+        return found;
+    }
+    let since = *silent_since.get_or_insert(now);
+    (now.duration_since(since) >= LOST_AFTER).then_some(Ending::Lost)
+}
+
 /// The wait status the kernel kept for a reaped process, from its pidfd.
 fn exit_info(fd: &OwnedFd) -> Option<i32> {
     let mut info = PidfdInfo {
@@ -206,6 +255,28 @@ fn set_no_wait(on: bool) -> Result<(), Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A status that comes late is taken as it is; one that never comes is
+    /// taken as lost after `LOST_AFTER`, counted from the first silent look.
+    #[test]
+    fn a_status_the_kernel_never_gives_is_lost_after_a_second() {
+        let t0 = Instant::now();
+        let mut since = None;
+        assert_eq!(verdict(None, &mut since, t0), None);
+        assert_eq!(since, Some(t0));
+        let late = t0 + Duration::from_millis(5);
+        assert_eq!(
+            verdict(Some(Ending::Exited(3)), &mut since, late),
+            Some(Ending::Exited(3))
+        );
+        assert_eq!(verdict(None, &mut since, t0 + LOST_AFTER / 2), None);
+        assert_eq!(
+            verdict(None, &mut since, t0 + LOST_AFTER),
+            Some(Ending::Lost)
+        );
+        assert_eq!(Ending::Lost.code(), 255);
+        assert!(!Ending::Lost.success());
+    }
 
     /// Measured against the kernel's version, which is how the feature is
     /// documented: 6.15 or later.

@@ -13,14 +13,19 @@ use std::time::{Duration, Instant};
 pub enum Ending {
     Exited(i32),
     Signaled(i32),
+    /// It ended, and the kernel, which reaped it, kept no status to ask
+    /// (see `autoreap`): never taken for success.
+    Lost,
 }
 
 impl Ending {
-    /// The shell convention: the exit code, or 128 + the signal number.
+    /// The shell convention: the exit code, or 128 + the signal number;
+    /// 255, which no signal gives, for a status that was lost.
     pub fn code(self) -> i32 {
         match self {
             Ending::Exited(code) => code,
             Ending::Signaled(sig) => 128 + sig,
+            Ending::Lost => 255,
         }
     }
 
@@ -34,6 +39,7 @@ impl std::fmt::Display for Ending {
         match self {
             Ending::Exited(code) => write!(f, "exited with status {code}"),
             Ending::Signaled(sig) => write!(f, "was killed by {}", crate::signals::name(*sig)),
+            Ending::Lost => write!(f, "ended, and the kernel kept no exit status for it"),
         }
     }
 }

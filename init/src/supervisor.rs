@@ -672,7 +672,9 @@ impl Supervisor {
     #[inline(never)]
     fn take_signals(&mut self, timeout: Option<Duration>) {
         let set = self.options.flavor.handled();
-        let until = timeout.map(|t| signals::clock_ns().saturating_add(t.as_nanos() as u64));
+        let until = timeout.map(|t| {
+            signals::clock_ns().saturating_add(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX))
+        });
         let mut timeout = timeout;
         loop {
             let Some(info) = signals::wait_for(&set, timeout) else {
