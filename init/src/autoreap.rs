@@ -199,7 +199,15 @@ impl Watch {
         // pid below or by the next sweep; one that exited before is known
         // by its pidfd.
         let _ = set_no_wait(false);
-        self.ended()
+        let mut ended = self.ended();
+        // One found ended with no status yet would be watched no more:
+        // look again until the kernel gives it or it is lost (at most
+        // LOST_AFTER).
+        while self.programs.iter().any(|w| w.silent_since.is_some()) {
+            std::thread::sleep(Duration::from_millis(1));
+            ended.extend(self.ended());
+        }
+        ended
     }
 }
 
