@@ -380,41 +380,33 @@ pub fn latency(init: &Init, helper: &Path, pid1: bool, rounds: usize) -> Option<
 /// `/proc/PID/smaps_rollup`). A forwarding init woken on an idle CPU finds
 /// those pages cold, in no cache and no TLB, and pays for each.
 fn pages_per_forward(pid: i32, from: &OwnedFd) -> Option<u64> {
-    let proc = PathBuf::from(format!("/proc/{pid}"));
-    // Clearing the accessed bits ("1") leaves the TLB as it was, and a CPU
-    // that still holds a page's translation sets no bit when the init
-    // touches it again: on this machine most pages then went uncounted.
-    // Clearing the soft-dirty bits ("4") first makes the kernel flush the
-    // init's TLB entries on every CPU.
-    std::fs::write(proc.join("clear_refs"), "4").ok()?;
-    std::fs::write(proc.join("clear_refs"), "1").ok()?;
+    use procfs::process::{ClearRefs, Process};
+    let init = Process::new(pid).ok()?;
+    // Clearing the accessed bits leaves the TLB as it was, and a CPU that
+    // still holds a page's translation sets no bit when the init touches
+    // it again: on this machine most pages then went uncounted. Clearing
+    // the soft-dirty bits first makes the kernel flush the init's TLB
+    // entries on every CPU.
+    init.clear_refs(ClearRefs::SoftDirty).ok()?;
+    init.clear_refs(ClearRefs::PGReferencedAll).ok()?;
     // SAFETY: kill has no memory effects.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     read_u64(from)?;
     // The child can run before the init is done: wait (at most 100 ms) for
     // the init to sleep again.
     let end = Instant::now() + Duration::from_millis(100);
-    while procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .ok()?
-        .state
-        != 'S'
-    {
+    while init.stat().ok()?.state != 'S' {
         if Instant::now() > end {
             return None;
         }
         std::thread::sleep(Duration::from_micros(200));
     }
-    let rollup = std::fs::read_to_string(proc.join("smaps_rollup")).ok()?;
-    let kb: u64 = rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Referenced:"))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024 / procfs::page_size())
+    let rollup = init.smaps_rollup().ok()?.memory_map_rollup;
+    let bytes: u64 = rollup
+        .iter()
+        .filter_map(|m| m.extension.map.get("Referenced"))
+        .sum();
+    Some(bytes / procfs::page_size())
 }
 
 /// What the helper writes until it closes its end, for at most `limit`
