@@ -177,12 +177,7 @@ impl Watch {
             match verdict(found, &mut w.silent_since, Instant::now()) {
                 Some(ending) => {
                     if ending == Ending::Lost {
-                        crate::log::say(format_args!(
-                            "pid {}: its pidfd said it ended, and for {} s the kernel gave no \
-                             exit status for it; taken as lost (exit status 255)",
-                            w.pid,
-                            LOST_AFTER.as_secs()
-                        ));
+                        say_lost(w.pid);
                     }
                     ended.push((w.pid, ending));
                     self.programs.remove(i);
@@ -201,11 +196,16 @@ impl Watch {
         let _ = set_no_wait(false);
         let mut ended = self.ended();
         // One found ended with no status yet would be watched no more:
-        // look again until the kernel gives it or it is lost (at most
-        // LOST_AFTER).
-        while self.programs.iter().any(|w| w.silent_since.is_some()) {
+        // look again until the kernel gives it, for at most LOST_AFTER
+        // (a look that cannot poll finds nothing), then take it as lost.
+        let give_up = Instant::now() + LOST_AFTER;
+        while self.programs.iter().any(|w| w.silent_since.is_some()) && Instant::now() < give_up {
             std::thread::sleep(Duration::from_millis(1));
             ended.extend(self.ended());
+        }
+        for w in self.programs.iter().filter(|w| w.silent_since.is_some()) {
+            say_lost(w.pid);
+            ended.push((w.pid, Ending::Lost));
         }
         ended
     }
@@ -235,6 +235,15 @@ fn verdict(
     }
     let since = *silent_since.get_or_insert(now);
     (now.duration_since(since) >= LOST_AFTER).then_some(Ending::Lost)
+}
+
+fn say_lost(pid: Pid) {
+    crate::log::say(format_args!(
+        "pid {pid}: its pidfd said it ended, and for {} s the kernel gave no exit status \
+         for it; taken as lost (exit status 255). A kernel that keeps it (PIDFD_INFO_EXIT, \
+         Linux 6.15 or later) avoids this",
+        LOST_AFTER.as_secs()
+    ));
 }
 
 /// The wait status the kernel kept for a reaped process, from its pidfd.
