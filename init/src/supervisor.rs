@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use crate::autoreap;
 use crate::config::Kind;
 use crate::exit;
-use crate::fork_exec::{Launch, Prepared, StartError};
+use crate::fork_exec::{ExecReport, Launch, Prepared, StartError};
 use crate::log;
 use crate::notify::{Datagram, Message, NotifySocket};
 use crate::reap::{self, Ending};
@@ -76,6 +76,9 @@ pub struct Unit {
     pub relay: Option<std::os::fd::OwnedFd>,
     /// A descriptor the launch's stdio points at, kept open until spawn.
     pub stdio_keep: Option<std::os::fd::OwnedFd>,
+    /// Single mode: whether the child reached exec, read once it has ended
+    /// (see [`Prepared::start`]).
+    exec: Option<ExecReport>,
     state: State,
     ready: bool,
     term_sent: bool,
@@ -104,6 +107,7 @@ impl Unit {
             notify: None,
             relay: None,
             stdio_keep: None,
+            exec: None,
             state: State::Waiting,
             ready: false,
             term_sent: false,
@@ -319,8 +323,21 @@ impl Supervisor {
         // A program started while the kernel reaps could end, and be
         // reaped, before its pidfd is open: its status would be lost.
         self.stop_autoreap();
+        let single = self.main.is_some();
         let unit = &mut self.units[i];
-        let result = Prepared::new(&unit.launch).and_then(|p| p.spawn());
+        // Programs from a config are started one by one, each known to
+        // have reached exec before the next: their failures are said in
+        // order. The single command's is learnt when it ends.
+        let result = Prepared::new(&unit.launch).and_then(|p| {
+            if single {
+                p.start().map(|s| {
+                    unit.exec = Some(s.exec);
+                    s.pid
+                })
+            } else {
+                p.spawn()
+            }
+        });
         unit.stdio_keep = None;
         match result {
             Ok(pid) => {
@@ -328,20 +345,24 @@ impl Supervisor {
                 unit.state = State::Running(pid);
             }
             Err(e) => {
-                let label = if self.main.is_some() {
-                    String::new()
-                } else {
-                    format!("{}: ", unit.name)
+                let code = match e {
+                    StartError::Init(_) if single => exit::SINGLE_SETUP,
+                    _ if single => e.exit_code(),
+                    _ => exit::START_FAILED,
                 };
-                log::say(format_args!("{label}{e}"));
-                let code = match (&e, self.main) {
-                    (StartError::Init(_), Some(_)) => exit::SINGLE_SETUP,
-                    (_, Some(_)) => e.exit_code(),
-                    (_, None) => exit::START_FAILED,
-                };
-                unit.state = State::StartFailed(code);
+                self.start_failed(i, &e, code);
             }
         }
+    }
+
+    fn start_failed(&mut self, i: usize, e: &StartError, code: i32) {
+        let unit = &mut self.units[i];
+        if self.main.is_some() {
+            log::say(format_args!("{e}"));
+        } else {
+            log::say(format_args!("{}: {e}", unit.name));
+        }
+        unit.state = State::StartFailed(code);
     }
 
     fn read_notifications(&mut self) {
@@ -376,6 +397,12 @@ impl Supervisor {
         let Some(i) = self.units.iter().position(|u| u.pid() == Some(pid)) else {
             return; // an adopted orphan, or a forking program's original parent
         };
+        // The child has ended, so its report is all written: no wait.
+        if let Some(Err(e)) = self.units[i].exec.take().map(ExecReport::outcome) {
+            let code = e.exit_code();
+            self.start_failed(i, &e, code);
+            return;
+        }
         let unit = &mut self.units[i];
         unit.state = State::Ended(ending);
         if self

@@ -22,10 +22,25 @@ fn fds(pid: i32) -> Vec<i32> {
     v
 }
 
+/// What `fd` of `pid` is open on, and whether it is close-on-exec.
+fn describe(pid: i32, fd: i32) -> (String, bool) {
+    let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+        .map(|t| t.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let flags = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u64::from_str_radix(f.trim(), 8).ok())
+        .unwrap_or(0);
+    (target, flags & libc::O_CLOEXEC as u64 != 0)
+}
+
 /// `sleep` started by the init, with fd 7 inherited by the init; returns the
-/// init's fd list and the settled fd list of the child (sleep opens and
-/// closes files as it starts, a leaked descriptor stays).
-fn init_and_child_fds(args: &[&str]) -> (Vec<i32>, Vec<i32>) {
+/// init's fd list, the settled fd list of the child (sleep opens and
+/// closes files as it starts, a leaked descriptor stays), and what the
+/// init's descriptors other than 0, 1, 2 and 7 are.
+fn init_and_child_fds(args: &[&str]) -> (Vec<i32>, Vec<i32>, Vec<(String, bool)>) {
     let mut cmd = command(INIT, Env::Direct, args);
     // The init starts with exactly 0, 1, 2 and 7: whatever else the test
     // runner left open (a jobserver pipe) is closed first.
@@ -49,21 +64,34 @@ fn init_and_child_fds(args: &[&str]) -> (Vec<i32>, Vec<i32>) {
         (comm == "sleep\n").then_some(())
     });
     std::thread::sleep(Duration::from_millis(100));
-    // Looked at only once the child has exec'd: until then the init still
-    // holds the read end of the exec-status pipe, as it should.
+    // Looked at once the child has exec'd and settled.
     let own = fds(init);
     assert!(own.contains(&7), "the init did inherit fd 7: {own:?}");
-    (own, fds(child))
+    let extra = own
+        .iter()
+        .filter(|fd| ![0, 1, 2, 7].contains(*fd))
+        .map(|&fd| describe(init, fd))
+        .collect();
+    (own, fds(child), extra)
 }
 
-/// Waiting only for signals, the single-mode init holds no descriptor of its
-/// own (it takes them with sigtimedwait), and its exec-status pipe closed on
-/// exec.
+/// Waiting only for signals, the single-mode init holds one descriptor of
+/// its own: the read end of the child's exec-status pipe, kept, unread,
+/// until the child ends (waiting on it would wake the init at the child's
+/// exec). It is close-on-exec, and the child has only what the init
+/// inherited.
 #[test]
 fn single_mode_hands_on_inherited_descriptors_and_nothing_of_its_own() {
-    let (init, child) = init_and_child_fds(&["--", "sleep", "30"]);
-    assert_eq!(init, [0, 1, 2, 7]);
+    let (init, child, extra) = init_and_child_fds(&["--", "sleep", "30"]);
     assert_eq!(child, [0, 1, 2, 7]);
+    assert_eq!(
+        init.len(),
+        5,
+        "the init's descriptors: {init:?} ({extra:?})"
+    );
+    let (target, cloexec) = &extra[0];
+    assert!(target.starts_with("pipe:"), "{extra:?}");
+    assert!(cloexec, "{extra:?}");
 }
 
 #[test]
@@ -75,7 +103,7 @@ fn config_mode_gives_only_the_standard_three() {
         "programs:\n  - {name: s, type: notify, path: sleep, args: ['30']}\n",
     )
     .unwrap();
-    let (init, child) = init_and_child_fds(&["-c", cfg.to_str().unwrap()]);
+    let (init, child, _) = init_and_child_fds(&["-c", cfg.to_str().unwrap()]);
     assert!(
         init.iter().any(|&fd| fd > 7 || (3..7).contains(&fd)),
         "the init holds descriptors of its own (its signalfd, the notify socket): {init:?}"
