@@ -21,7 +21,7 @@ use measure::{fmt_stats, percentile, Init, Memory, Placement, Stats};
 
 /// How much to measure: the full benchmark, or a smoke run at tiny sizes.
 pub struct Sizes {
-    /// The inits take turns, pass after pass, each pass in a rotated order,
+    /// The inits take turns, pass after pass, each turn in a shuffled order,
     /// so that a change in the machine's load falls on all of them alike.
     pub passes: usize,
     /// Totals over all passes.
@@ -497,14 +497,19 @@ fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Ro
     let mut samples: Vec<Samples> = present.iter().map(|_| Samples::default()).collect();
     let share = |total: usize| total.div_ceil(sizes.passes.max(1));
     let rounds = sizes.signal_rounds.div_ceil(sizes.signal_processes.max(1));
+    // Every init takes its turn at every step, in an order drawn afresh for
+    // each turn: what the machine does meanwhile falls on all of them
+    // alike, and two inits' samples of one turn can be compared as a pair
+    // (see `interval`). In a fixed cycle each init came right after the same
+    // one every time, and started its life in what that one's life left
+    // behind. The seed is fixed, so a run can be repeated.
+    let mut rng = fastrand::Rng::with_seed(0x1a2b_3c4d);
+    let turn = |rng: &mut fastrand::Rng| {
+        let mut order: Vec<usize> = (0..present.len()).collect();
+        rng.shuffle(&mut order);
+        order
+    };
     for pass in 0..sizes.passes {
-        // Every init takes its turn at every step, in an order rotated each
-        // pass: what the machine does meanwhile falls on all of them alike,
-        // and two inits' samples of one step can be compared as a pair
-        // (see `interval`).
-        let order: Vec<usize> = (0..present.len())
-            .map(|k| (k + pass) % present.len())
-            .collect();
         let step = |what: &str| {
             say!(
                 "initlab bench: {env}: pass {}/{}: {what}",
@@ -514,7 +519,7 @@ fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Ro
         };
         step("spawn");
         for _ in 0..share(sizes.spawn_runs) {
-            for &i in &order {
+            for i in turn(&mut rng) {
                 samples[i].spawn_once(present[i], pid1);
             }
         }
@@ -524,11 +529,11 @@ fn measure_env(all: &[Init], helper: &Path, pid1: bool, sizes: &Sizes) -> Vec<Ro
         // over placements that one long life would draw only once.
         step("SIGTERM latency");
         for _ in 0..share(sizes.signal_processes) {
-            for &i in &order {
+            for i in turn(&mut rng) {
                 samples[i].latency_life(present[i], helper, pid1, rounds);
             }
         }
-        for &i in order.iter().filter(|_| pid1) {
+        for i in turn(&mut rng).into_iter().filter(|_| pid1) {
             if !present[i].is_none() {
                 step(&format!("orphan burst under {}", present[i].name));
                 samples[i].burst(present[i], helper, sizes.orphans);
