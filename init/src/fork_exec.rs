@@ -128,6 +128,19 @@ pub struct ExecReport {
 }
 
 impl ExecReport {
+    /// Whether the outcome can be read without waiting, after waiting at
+    /// most `wait` for it: the child has exec'd, failed, or ended.
+    pub fn ready(&self, wait: std::time::Duration) -> bool {
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&self.pipe),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = nix::poll::PollTimeout::try_from(wait.as_millis().min(60_000) as i32)
+            .unwrap_or(nix::poll::PollTimeout::ZERO);
+        // Any event, or an error polling, means a read will not block.
+        nix::poll::poll(&mut fds, ms).map_or(true, |n| n > 0)
+    }
+
     /// Blocks until the child has exec'd (Ok) or failed before it; at once
     /// when the child has already ended.
     pub fn outcome(self) -> Result<(), StartError> {

@@ -56,6 +56,12 @@ const BURST_GAP: Duration = Duration::from_millis(1);
 const TICK: Duration = Duration::from_millis(1);
 /// After SIGKILL, how long to wait for the kernel to finish the kills.
 const AFTER_KILL: Duration = Duration::from_secs(2);
+/// Programs whose exec reports may be out at once, each a descriptor.
+const PENDING_EXECS: usize = 64;
+/// How long the oldest report is waited for, past that bound, before the
+/// next program starts anyway: a child can hang before exec (a working
+/// directory on a dead network mount).
+const EXEC_WAIT: Duration = Duration::from_secs(1);
 
 pub struct Options {
     pub grace: Duration,
@@ -76,8 +82,8 @@ pub struct Unit {
     pub relay: Option<std::os::fd::OwnedFd>,
     /// A descriptor the launch's stdio points at, kept open until spawn.
     pub stdio_keep: Option<std::os::fd::OwnedFd>,
-    /// Single mode: whether the child reached exec, read once it has ended
-    /// (see [`Prepared::start`]).
+    /// Whether the child reached exec: read once it has, or has ended
+    /// (see `Supervisor::settle_execs`).
     exec: Option<ExecReport>,
     state: State,
     ready: bool,
@@ -197,6 +203,8 @@ pub struct Supervisor {
     /// burst), and the watch on the init's own programs while it does.
     autoreap_available: Option<bool>,
     autoreap: Option<autoreap::Watch>,
+    /// Units whose exec report is still to be read.
+    pending_execs: usize,
 }
 
 impl Supervisor {
@@ -232,6 +240,7 @@ impl Supervisor {
             last_exit_notice: None,
             autoreap_available: None,
             autoreap: None,
+            pending_execs: 0,
         })
     }
 
@@ -271,6 +280,7 @@ impl Supervisor {
             ended.clear();
             self.ended = ended;
             self.check_adopted_mains();
+            self.settle_execs(false);
             if matches!(self.phase, Phase::Running) {
                 self.start_due();
             }
@@ -323,41 +333,79 @@ impl Supervisor {
         // A program started while the kernel reaps could end, and be
         // reaped, before its pidfd is open: its status would be lost.
         self.stop_autoreap();
-        let single = self.main.is_some();
+        // Each report waited for holds a descriptor: past a bound, the
+        // oldest is waited for (a little) before another program starts.
+        self.settle_execs(self.pending_execs >= PENDING_EXECS);
         let unit = &mut self.units[i];
-        // Programs from a config are started one by one, each known to
-        // have reached exec before the next: their failures are said in
-        // order. The single command's is learnt when it ends.
-        let result = Prepared::new(&unit.launch).and_then(|p| {
-            if single {
-                p.start().map(|s| {
-                    unit.exec = Some(s.exec);
-                    s.pid
-                })
-            } else {
-                p.spawn()
-            }
-        });
+        let result = Prepared::new(&unit.launch).and_then(|p| p.start());
         unit.stdio_keep = None;
         match result {
-            Ok(pid) => {
-                log::info(format_args!("{}: started as pid {pid}", unit.name));
-                unit.state = State::Running(pid);
+            Ok(started) => {
+                log::info(format_args!(
+                    "{}: started as pid {}",
+                    unit.name, started.pid
+                ));
+                unit.state = State::Running(started.pid);
+                unit.exec = Some(started.exec);
+                self.pending_execs += 1;
             }
-            Err(e) => {
-                let code = match e {
-                    StartError::Init(_) if single => exit::SINGLE_SETUP,
-                    _ if single => e.exit_code(),
-                    _ => exit::START_FAILED,
-                };
-                self.start_failed(i, &e, code);
+            Err(e) => self.start_failed(i, &e),
+        }
+    }
+
+    /// Reads the exec reports that have come in: a program that reached
+    /// exec gives its descriptor back, one that failed before it is a
+    /// start failure, and is collected. With `wait_for_one`, the first
+    /// report still out is waited for up to `EXEC_WAIT`.
+    ///
+    /// No report is waited for at start: the exec would wake the init on
+    /// the child's CPU, to wait there, runnable, while the new program
+    /// starts up (see [`Prepared::start`]).
+    fn settle_execs(&mut self, wait_for_one: bool) {
+        if self.pending_execs == 0 {
+            return;
+        }
+        let mut wait = if wait_for_one {
+            EXEC_WAIT
+        } else {
+            Duration::ZERO
+        };
+        for i in 0..self.units.len() {
+            let Some(report) = &self.units[i].exec else {
+                continue;
+            };
+            let ready = report.ready(wait);
+            wait = Duration::ZERO;
+            if !ready {
+                continue;
+            }
+            let Some(report) = self.units[i].exec.take() else {
+                continue;
+            };
+            self.pending_execs -= 1;
+            if let Err(e) = report.outcome() {
+                let pid = self.units[i].pid();
+                self.start_failed(i, &e);
+                // It exits right after its report; collected here, it is
+                // never taken for a program that ran.
+                if let Some(pid) = pid {
+                    let _ = nix::sys::wait::waitpid(pid, None);
+                }
             }
         }
     }
 
-    fn start_failed(&mut self, i: usize, e: &StartError, code: i32) {
+    /// Says why unit `i` could not start, and records it with the exit
+    /// status that stands for that.
+    fn start_failed(&mut self, i: usize, e: &StartError) {
+        let single = self.main.is_some();
+        let code = match e {
+            StartError::Init(_) if single => exit::SINGLE_SETUP,
+            _ if single => e.exit_code(),
+            _ => exit::START_FAILED,
+        };
         let unit = &mut self.units[i];
-        if self.main.is_some() {
+        if single {
             log::say(format_args!("{e}"));
         } else {
             log::say(format_args!("{}: {e}", unit.name));
@@ -398,10 +446,12 @@ impl Supervisor {
             return; // an adopted orphan, or a forking program's original parent
         };
         // The child has ended, so its report is all written: no wait.
-        if let Some(Err(e)) = self.units[i].exec.take().map(ExecReport::outcome) {
-            let code = e.exit_code();
-            self.start_failed(i, &e, code);
-            return;
+        if let Some(report) = self.units[i].exec.take() {
+            self.pending_execs -= 1;
+            if let Err(e) = report.outcome() {
+                self.start_failed(i, &e);
+                return;
+            }
         }
         let unit = &mut self.units[i];
         unit.state = State::Ended(ending);

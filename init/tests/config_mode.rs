@@ -165,6 +165,38 @@ fn a_program_that_cannot_start_exits_6() {
         .stderr("initlab-init: ghost: /no/such/program: command not found\n");
 }
 
+/// More programs than the init keeps exec reports out for at once: every
+/// one starts, each whose exec fails is said once (whenever its report is
+/// read), and what depends on one of those is not started. The failing ones
+/// are files without execute permission: found, forked, refused by exec.
+#[test]
+fn many_programs_start_and_each_failed_exec_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "plain", "not a program");
+    let mut yaml = String::from("programs:\n");
+    let ghosts = [10, 70, 140];
+    for n in 0..150 {
+        if ghosts.contains(&n) {
+            yaml += &format!("  - {{name: ghost-{n}, path: '{plain}'}}\n");
+        } else {
+            yaml += &format!("  - {{name: p{n}, path: 'true'}}\n");
+        }
+    }
+    yaml += "  - {name: dep, path: 'true', after: [ghost-70]}\n";
+    let out = run_config(&yaml).code(6).get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let mut lines: Vec<String> = err.lines().map(str::to_string).collect();
+    lines.sort();
+    let mut want = vec!["initlab-init: dep: not started because `ghost-70` failed".to_string()];
+    for n in ghosts {
+        want.push(format!(
+            "initlab-init: ghost-{n}: {plain}: cannot execute: Permission denied"
+        ));
+    }
+    want.sort();
+    assert_eq!(lines, want, "{err}");
+}
+
 #[rstest]
 #[case::bad_yaml("programs: [", 3, "invalid YAML")]
 #[case::unknown_key(
