@@ -137,8 +137,9 @@ impl ExecReport {
         )];
         let ms = nix::poll::PollTimeout::try_from(wait.as_millis().min(60_000) as i32)
             .unwrap_or(nix::poll::PollTimeout::ZERO);
-        // Any event, or an error polling, means a read will not block.
-        nix::poll::poll(&mut fds, ms).map_or(true, |n| n > 0)
+        // Any event means a read will not block. A poll that fails says
+        // nothing: the report is then read once the child has ended.
+        nix::poll::poll(&mut fds, ms).is_ok_and(|n| n > 0)
     }
 
     /// Blocks until the child has exec'd (Ok) or failed before it; at once

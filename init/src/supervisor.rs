@@ -384,13 +384,12 @@ impl Supervisor {
             };
             self.pending_execs -= 1;
             if let Err(e) = report.outcome() {
-                let pid = self.units[i].pid();
+                // It exits right after its report, and the next sweep
+                // collects it: no unit names its pid any more, so it is
+                // never taken for a program that ran. Not waited for here:
+                // a child stopped between its report and its exit would
+                // hold the init.
                 self.start_failed(i, &e);
-                // It exits right after its report; collected here, it is
-                // never taken for a program that ran.
-                if let Some(pid) = pid {
-                    let _ = nix::sys::wait::waitpid(pid, None);
-                }
             }
         }
     }
