@@ -127,21 +127,14 @@ pub struct ExecReport {
     display: String,
 }
 
-impl ExecReport {
-    /// Whether the outcome can be read without waiting, after waiting at
-    /// most `wait` for it: the child has exec'd, failed, or ended.
-    pub fn ready(&self, wait: std::time::Duration) -> bool {
-        let mut fds = [nix::poll::PollFd::new(
-            std::os::fd::AsFd::as_fd(&self.pipe),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let ms = nix::poll::PollTimeout::try_from(wait.as_millis().min(60_000) as i32)
-            .unwrap_or(nix::poll::PollTimeout::ZERO);
-        // Any event means a read will not block. A poll that fails says
-        // nothing: the report is then read once the child has ended.
-        nix::poll::poll(&mut fds, ms).is_ok_and(|n| n > 0)
+/// Readable without blocking once the child has exec'd, failed, or ended.
+impl std::os::fd::AsFd for ExecReport {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.pipe.as_fd()
     }
+}
 
+impl ExecReport {
     /// Blocks until the child has exec'd (Ok) or failed before it; at once
     /// when the child has already ended.
     pub fn outcome(self) -> Result<(), StartError> {

@@ -56,12 +56,15 @@ const BURST_GAP: Duration = Duration::from_millis(1);
 const TICK: Duration = Duration::from_millis(1);
 /// After SIGKILL, how long to wait for the kernel to finish the kills.
 const AFTER_KILL: Duration = Duration::from_secs(2);
-/// Programs whose exec reports may be out at once, each a descriptor.
+/// Programs whose exec reports may be out at once, each a descriptor. A
+/// child can hang before its exec (a working directory on a dead network
+/// mount): past this many, further programs wait for a report to come in.
 const PENDING_EXECS: usize = 64;
-/// How long the oldest report is waited for, past that bound, before the
-/// next program starts anyway: a child can hang before exec (a working
-/// directory on a dead network mount).
-const EXEC_WAIT: Duration = Duration::from_secs(1);
+/// At the bound, how long a start waits for any report, holding the loop:
+/// past it the start is put off, and the loop goes back to forwarding and
+/// reaping for `EXEC_RETRY` before it looks again.
+const EXEC_WAIT: Duration = Duration::from_millis(10);
+const EXEC_RETRY: Duration = Duration::from_millis(10);
 
 pub struct Options {
     pub grace: Duration,
@@ -205,6 +208,9 @@ pub struct Supervisor {
     autoreap: Option<autoreap::Watch>,
     /// Units whose exec report is still to be read.
     pending_execs: usize,
+    /// A start was put off at the `PENDING_EXECS` bound: the loop wakes
+    /// after `EXEC_RETRY` to try again.
+    starts_put_off: bool,
 }
 
 impl Supervisor {
@@ -241,6 +247,7 @@ impl Supervisor {
             autoreap_available: None,
             autoreap: None,
             pending_execs: 0,
+            starts_put_off: false,
         })
     }
 
@@ -280,7 +287,7 @@ impl Supervisor {
             ended.clear();
             self.ended = ended;
             self.check_adopted_mains();
-            self.settle_execs(false);
+            self.settle_execs(Duration::ZERO);
             if matches!(self.phase, Phase::Running) {
                 self.start_due();
             }
@@ -304,11 +311,19 @@ impl Supervisor {
     }
 
     fn start_due(&mut self) {
+        self.starts_put_off = false;
         loop {
             let mut progress = false;
             for i in 0..self.units.len() {
                 if self.units[i].state != State::Waiting {
                     continue;
+                }
+                if self.pending_execs >= PENDING_EXECS {
+                    self.settle_execs(EXEC_WAIT);
+                    if self.pending_execs >= PENDING_EXECS {
+                        self.starts_put_off = true;
+                        return;
+                    }
                 }
                 let deps = &self.units[i].after;
                 if let Some(&d) = deps.iter().find(|&&d| self.units[d].failed()) {
@@ -333,9 +348,6 @@ impl Supervisor {
         // A program started while the kernel reaps could end, and be
         // reaped, before its pidfd is open: its status would be lost.
         self.stop_autoreap();
-        // Each report waited for holds a descriptor: past a bound, the
-        // oldest is waited for (a little) before another program starts.
-        self.settle_execs(self.pending_execs >= PENDING_EXECS);
         let unit = &mut self.units[i];
         let result = Prepared::new(&unit.launch).and_then(|p| p.start());
         unit.stdio_keep = None;
@@ -353,32 +365,41 @@ impl Supervisor {
         }
     }
 
-    /// Reads the exec reports that have come in: a program that reached
-    /// exec gives its descriptor back, one that failed before it is a
-    /// start failure, and is collected. With `wait_for_one`, the first
-    /// report still out is waited for up to `EXEC_WAIT`.
+    /// Reads the exec reports that have come in, after waiting up to `wait`
+    /// for one: a program that reached exec gives its descriptor back, one
+    /// that failed before it is a start failure.
     ///
     /// No report is waited for at start: the exec would wake the init on
     /// the child's CPU, to wait there, runnable, while the new program
     /// starts up (see [`Prepared::start`]).
-    fn settle_execs(&mut self, wait_for_one: bool) {
+    fn settle_execs(&mut self, wait: Duration) {
         if self.pending_execs == 0 {
             return;
         }
-        let mut wait = if wait_for_one {
-            EXEC_WAIT
-        } else {
-            Duration::ZERO
-        };
-        for i in 0..self.units.len() {
-            let Some(report) = &self.units[i].exec else {
-                continue;
-            };
-            let ready = report.ready(wait);
-            wait = Duration::ZERO;
-            if !ready {
-                continue;
-            }
+        let (units, fds): (Vec<usize>, Vec<PollFd<'_>>) = self
+            .units
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| {
+                Some((i, PollFd::new(u.exec.as_ref()?.as_fd(), PollFlags::POLLIN)))
+            })
+            .unzip();
+        let mut fds = fds;
+        let ms =
+            PollTimeout::try_from(wait.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
+        // A poll that fails says nothing: each report is then read once its
+        // child has ended.
+        if !nix::poll::poll(&mut fds, ms).is_ok_and(|n| n > 0) {
+            return;
+        }
+        // Any event means a read will not block.
+        let ready: Vec<usize> = units
+            .into_iter()
+            .zip(&fds)
+            .filter(|(_, fd)| fd.any().unwrap_or(false))
+            .map(|(i, _)| i)
+            .collect();
+        for i in ready {
             let Some(report) = self.units[i].exec.take() else {
                 continue;
             };
@@ -720,6 +741,9 @@ impl Supervisor {
             };
             let left = until.saturating_duration_since(Instant::now());
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        if self.starts_put_off {
+            timeout = Some(timeout.map_or(EXEC_RETRY, |t| t.min(EXEC_RETRY)));
         }
         // With nothing to watch but signals, the wait is the one system call
         // that also takes the signal (as tini does): a poll on a signalfd
