@@ -364,7 +364,23 @@ impl Prepared {
             Err(e) => {
                 // The child failed before exec and exits at once; collect it
                 // here so the reaper never mistakes it for a program that ran.
-                let _ = nix::sys::wait::waitpid(started.pid, None);
+                // One stopped between its report and its exit is killed
+                // rather than waited for without end.
+                use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+                let gone = || {
+                    !matches!(
+                        waitpid(started.pid, Some(WaitPidFlag::WNOHANG)),
+                        Ok(WaitStatus::StillAlive)
+                    )
+                };
+                let end = std::time::Instant::now() + std::time::Duration::from_secs(1);
+                while !gone() && std::time::Instant::now() < end {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                if !gone() {
+                    let _ = nix::sys::signal::kill(started.pid, nix::sys::signal::Signal::SIGKILL);
+                    let _ = waitpid(started.pid, None);
+                }
                 Err(e)
             }
         }
