@@ -278,6 +278,7 @@ fn at_most_64_exec_reports_are_out_and_the_rest_start_when_they_come() {
         "{}",
         init.output()
     );
-    assert_eq!(init.forked, n);
+    // Not every later fork is a program: the init forks a probe once
+    // exits come in a burst (see `autoreap`).
     assert_eq!(touched(dir.path(), n), n);
 }
