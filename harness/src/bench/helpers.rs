@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::proc_state;
 
-use super::measure::now_ns;
+use super::measure::{cpu_ns, now_ns};
 
 /// `initlab bench-helper orphans N`: runs under the init as PID 1. A middle
 /// process forks N children blocked on a pipe and exits, so all N are
@@ -54,14 +54,7 @@ pub fn helper_orphans(n: usize) -> i32 {
         }
         Err(_) => return 1,
     }
-    let init_cpu = || {
-        std::fs::read_to_string("/proc/1/schedstat")
-            .ok()?
-            .split_whitespace()
-            .next()?
-            .parse::<u64>()
-            .ok()
-    };
+    let init_cpu = || cpu_ns(1);
     let cpu_before = init_cpu();
     let start = Instant::now();
     drop(w);

@@ -303,6 +303,19 @@ impl Placement {
     }
 }
 
+/// The CPU time `pid` has run for, in ns, from the first field of
+/// `/proc/PID/schedstat`; None where the kernel keeps no such count. Exact
+/// for a process that sleeps: a running one's last stretch is not in it
+/// yet.
+pub fn cpu_ns(pid: i32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// What one init's life of latency rounds showed.
 pub struct Latency {
     /// SIGTERM to the init until the child observes it, in µs, round by round.
@@ -310,6 +323,10 @@ pub struct Latency {
     /// Where the three were placed before each round (None for `none`,
     /// which has no init).
     pub placements: Vec<Option<Placement>>,
+    /// The init's CPU time over the rounds, per round, in µs: its own share
+    /// of forwarding, where the latency also holds the wakes of two
+    /// processes. None for `none`.
+    pub cpu_per_forward_us: Option<f64>,
     /// The init's memory while the child runs; None for `none`.
     pub memory: Option<Memory>,
     /// Pages the init touched to forward one more SIGTERM (see
@@ -331,7 +348,11 @@ pub fn latency(init: &Init, helper: &Path, pid1: bool, rounds: usize) -> Option<
     drop(w);
     let mut out = Vec::new();
     let mut placements = Vec::new();
+    let mut cpu_before = None;
     if read_u64(&r).is_some() {
+        cpu_before = (!init.is_none() && asleep_within(pid, SETTLE))
+            .then(|| cpu_ns(pid))
+            .flatten();
         for _ in 0..rounds {
             placements.push((!init.is_none()).then(|| Placement::now(pid)).flatten());
             let t0 = now_ns();
@@ -344,6 +365,15 @@ pub fn latency(init: &Init, helper: &Path, pid1: bool, rounds: usize) -> Option<
             std::thread::sleep(Duration::from_millis(2));
         }
     }
+    // Before the round of `pages_per_forward`, once the init is back in
+    // its wait: the child can report the last round before the init is done.
+    let cpu_after = cpu_before
+        .filter(|_| asleep_within(pid, SETTLE))
+        .and_then(|_| cpu_ns(pid));
+    let cpu_per_forward_us = cpu_before
+        .zip(cpu_after)
+        .filter(|_| !out.is_empty())
+        .map(|(a, b)| b.saturating_sub(a) as f64 / 1000.0 / out.len() as f64);
     let memory = if init.is_none() {
         None
     } else {
@@ -367,6 +397,7 @@ pub fn latency(init: &Init, helper: &Path, pid1: bool, rounds: usize) -> Option<
     Some(Latency {
         rounds_us: out,
         placements,
+        cpu_per_forward_us,
         memory,
         pages_per_forward,
     })
@@ -392,14 +423,9 @@ fn pages_per_forward(pid: i32, from: &OwnedFd) -> Option<u64> {
     // SAFETY: kill has no memory effects.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     read_u64(from)?;
-    // The child can run before the init is done: wait (at most 100 ms) for
-    // the init to sleep again.
-    let end = Instant::now() + Duration::from_millis(100);
-    while init.stat().ok()?.state != 'S' {
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_micros(200));
+    // The child can run before the init is done.
+    if !asleep_within(pid, SETTLE) {
+        return None;
     }
     let rollup = init.smaps_rollup().ok()?.memory_map_rollup;
     let bytes: u64 = rollup
@@ -407,6 +433,24 @@ fn pages_per_forward(pid: i32, from: &OwnedFd) -> Option<u64> {
         .filter_map(|m| m.extension.map.get("Referenced"))
         .sum();
     Some(bytes / procfs::page_size())
+}
+
+/// How long an init may take to go back to its wait after a round.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// Whether `pid` is (or within `limit` gets) asleep, `S` in its stat.
+fn asleep_within(pid: i32, limit: Duration) -> bool {
+    let Ok(process) = procfs::process::Process::new(pid) else {
+        return false;
+    };
+    let end = Instant::now() + limit;
+    loop {
+        match process.stat() {
+            Ok(stat) if stat.state == 'S' => return true,
+            Ok(_) if Instant::now() < end => std::thread::sleep(Duration::from_micros(200)),
+            _ => return false,
+        }
+    }
 }
 
 /// What the helper writes until it closes its end, for at most `limit`

@@ -125,6 +125,11 @@ struct Row {
     zombies_left: Option<u64>,
     #[serde(rename = "memory_kb")]
     memory: Option<Memory>,
+    /// The init's CPU time per forwarded SIGTERM, one figure per life: its
+    /// own share of the latency, which also holds the wakes of the init
+    /// and the child.
+    #[serde(rename = "init_cpu_per_forward_us")]
+    cpu_per_forward: Option<Stats>,
     /// Pages of code, data and stack the init touched to forward one
     /// SIGTERM, median over its lives: what a wake on an idle CPU finds cold.
     #[serde(rename = "pages_touched_per_forward")]
@@ -174,6 +179,7 @@ struct Samples {
     zombies_left: Option<u64>,
     rss_kb: Vec<u64>,
     hwm_kb: Vec<u64>,
+    cpu_per_forward: Vec<f64>,
     pages_per_forward: Vec<u64>,
     /// The init could not run `/bin/true` to its end: nothing more is
     /// asked of it, since every other figure would wait out its deadline.
@@ -219,6 +225,7 @@ impl Samples {
             self.rss_kb.push(m.rss_kb);
             self.hwm_kb.push(m.hwm_kb);
         }
+        self.cpu_per_forward.extend(l.cpu_per_forward_us);
         self.pages_per_forward.extend(l.pages_per_forward);
     }
 
@@ -273,6 +280,7 @@ impl Row {
             reaping_cpu: Stats::of(s.reaping_cpu.clone()),
             zombies_left: s.zombies_left,
             memory,
+            cpu_per_forward: Stats::of(s.cpu_per_forward.clone()),
             pages_per_forward: median(s.pages_per_forward).map(|p| p.median),
             binary_kb: init
                 .path
@@ -306,6 +314,7 @@ impl Row {
             reaping_cpu: None,
             zombies_left: None,
             memory: None,
+            cpu_per_forward: None,
             pages_per_forward: None,
             binary_kb: None,
             binary_static: false,
@@ -680,7 +689,7 @@ fn write_placements(out: &mut String, rows: &[Row]) {
     let names: Vec<&str> = used.iter().map(|p| p.describe()).collect();
     let _ = writeln!(
         out,
-        "\n| SIGTERM latency by placement: median (share of rounds) | env | {} | pages touched per forwarded signal |\n|---|---|{}---|",
+        "\n| SIGTERM latency by placement: median (share of rounds) | env | {} | init CPU per forwarded signal | pages touched per forwarded signal |\n|---|---|{}---|---|",
         names.join(" | "),
         "---|".repeat(used.len())
     );
@@ -704,9 +713,12 @@ fn write_placements(out: &mut String, rows: &[Row]) {
         let pages = r
             .pages_per_forward
             .map_or("—".into(), |p| format!("{p:.0}"));
+        let cpu = r
+            .cpu_per_forward
+            .map_or("—".into(), |c| format!("{:.1} µs", c.median));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {pages} |",
+            "| {} | {} | {} | {cpu} | {pages} |",
             r.name,
             r.env,
             cells.join(" | ")
@@ -894,6 +906,7 @@ mod tests {
             latency: lives,
             placed,
             pages_per_forward: vec![3, 4, 3],
+            cpu_per_forward: vec![2.5, 2.0, 3.0],
             ..Samples::default()
         };
         let init = Init {
@@ -941,7 +954,7 @@ mod tests {
         let mut md = String::new();
         write_placements(&mut md, &rows);
         assert!(
-            md.contains("| initlab-init | pid1 | 34.0 µs (50 %) | 48.0 µs (50 %) | 3 |"),
+            md.contains("| initlab-init | pid1 | 34.0 µs (50 %) | 48.0 µs (50 %) | 2.5 µs | 3 |"),
             "{md}"
         );
     }
