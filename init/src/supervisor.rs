@@ -742,7 +742,8 @@ impl Supervisor {
             let left = until.saturating_duration_since(Instant::now());
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
-        if self.starts_put_off {
+        // Once stopping, nothing more is started: no need to look again.
+        if self.starts_put_off && matches!(self.phase, Phase::Running) {
             timeout = Some(timeout.map_or(EXEC_RETRY, |t| t.min(EXEC_RETRY)));
         }
         // With nothing to watch but signals, the wait is the one system call

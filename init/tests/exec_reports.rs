@@ -1,7 +1,8 @@
 //! The init does not wait for its children's exec: a child held before its
 //! exec (as one whose working directory is on a dead mount would be) holds
 //! neither the other programs nor a stop, and no more than 64 children's
-//! exec reports are out at once.
+//! exec reports are out at once; starts put off at that bound are looked
+//! at again while the init runs, and no longer once it stops.
 //!
 //! A child is held by the kernel itself: the init runs under `ptrace` from
 //! the test's thread, so each child it forks is stopped before its first
@@ -281,4 +282,42 @@ fn at_most_64_exec_reports_are_out_and_the_rest_start_when_they_come() {
     // Not every later fork is a program: the init forks a probe once
     // exits come in a burst (see `autoreap`).
     assert_eq!(touched(dir.path(), n), n);
+}
+
+/// Read from `/proc/PID/status`: how often the init has gone to sleep.
+fn sleeps(pid: Pid) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_stop_with_starts_put_off_sleeps_until_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = PENDING_EXECS + 6;
+    let config = touching_programs(dir.path(), n);
+    let args = ["--grace".into(), "3".into(), "--config".into(), config];
+    let mut init = Traced::start(&args, dir.path(), |_| true);
+    let bound = init.run_until(Duration::from_secs(20), |t| t.forked >= PENDING_EXECS);
+    assert!(bound, "only {} children were forked", init.forked);
+    nix::sys::signal::kill(init.init, Signal::SIGTERM).unwrap();
+    // Let the stop begin (SIGTERM to every program), then count wakes.
+    init.run_until(Duration::from_millis(500), |_| false);
+    let before = sleeps(init.init);
+    init.run_until(Duration::from_secs(1), |_| false);
+    let woke = sleeps(init.init) - before;
+    assert!(
+        woke < 20,
+        "the init woke {woke} times in a second of its grace period"
+    );
+    assert_eq!(
+        init.forked, PENDING_EXECS,
+        "a program was started while stopping"
+    );
+    // The held children never exec: SIGKILL ends them after the grace.
+    let code = init.exit_code(Duration::from_secs(10));
+    assert_ne!(code, 0, "{}", init.output());
 }
