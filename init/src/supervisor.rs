@@ -318,13 +318,6 @@ impl Supervisor {
                 if self.units[i].state != State::Waiting {
                     continue;
                 }
-                if self.pending_execs >= PENDING_EXECS {
-                    self.settle_execs(EXEC_WAIT);
-                    if self.pending_execs >= PENDING_EXECS {
-                        self.starts_put_off = true;
-                        return;
-                    }
-                }
                 let deps = &self.units[i].after;
                 if let Some(&d) = deps.iter().find(|&&d| self.units[d].failed()) {
                     log::say(format_args!(
@@ -334,6 +327,13 @@ impl Supervisor {
                     self.units[i].state = State::Skipped;
                     progress = true;
                 } else if deps.iter().all(|&d| self.units[d].satisfies()) {
+                    if self.pending_execs >= PENDING_EXECS {
+                        self.settle_execs(EXEC_WAIT);
+                        if self.pending_execs >= PENDING_EXECS {
+                            self.starts_put_off = true;
+                            return;
+                        }
+                    }
                     self.start(i);
                     progress = true;
                 }
@@ -376,7 +376,7 @@ impl Supervisor {
         if self.pending_execs == 0 {
             return;
         }
-        let (units, fds): (Vec<usize>, Vec<PollFd<'_>>) = self
+        let (units, mut fds): (Vec<usize>, Vec<PollFd<'_>>) = self
             .units
             .iter()
             .enumerate()
@@ -384,7 +384,6 @@ impl Supervisor {
                 Some((i, PollFd::new(u.exec.as_ref()?.as_fd(), PollFlags::POLLIN)))
             })
             .unzip();
-        let mut fds = fds;
         let ms =
             PollTimeout::try_from(wait.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
         // A poll that fails says nothing: each report is then read once its
