@@ -75,11 +75,23 @@ pub fn available() -> bool {
         // SAFETY: a descriptor just returned to us, owned by nothing else.
         unsafe { OwnedFd::from_raw_fd(fd as i32) }
     });
-    let mut status = 0;
-    // SAFETY: waitpid writes only to `status`; the child exits at once.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && Errno::last() == Errno::EINTR {}
-    fd.is_some_and(|fd| exit_info(&fd) == Some(0))
+    // The child exits at once, but one stopped first (SIGSTOP, a tracer)
+    // would hold a blocking wait, and the init with it, for good: past
+    // the deadline the probe counts as failed, and the child is left to a
+    // later sweep like any other.
+    let end = Instant::now() + PROBE_WAIT;
+    loop {
+        match reap::one(pid) {
+            Some(_) => return fd.is_some_and(|fd| exit_info(&fd) == Some(0)),
+            None if Instant::now() < end => std::thread::sleep(Duration::from_micros(100)),
+            None => return false,
+        }
+    }
 }
+
+/// How long the probe's child may take to exit: in a burst it waits for a
+/// CPU behind thousands of exits.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long a program's pidfd may say it ended while the kernel gives no
 /// status for it, before the status is taken as lost.

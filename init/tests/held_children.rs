@@ -1,8 +1,10 @@
-//! The init does not wait for its children's exec: a child held before its
-//! exec (as one whose working directory is on a dead mount would be) holds
-//! neither the other programs nor a stop, and no more than 64 children's
-//! exec reports are out at once; starts put off at that bound are looked
-//! at again while the init runs, and no longer once it stops.
+//! Children that do not run on: the init waits for none of them without
+//! a deadline. A child held before its exec (as one whose working
+//! directory is on a dead mount would be) holds neither the other programs
+//! nor a stop, and no more than 64 children's exec reports are out at
+//! once; starts put off at that bound are looked at again while the init
+//! runs, and no longer once it stops. The child the init forks to probe
+//! the kernel at a burst of exits, held before it exits, does not hold it.
 //!
 //! A child is held by the kernel itself: the init runs under `ptrace` from
 //! the test's thread, so each child it forks is stopped before its first
@@ -320,4 +322,26 @@ fn a_stop_with_starts_put_off_sleeps_until_its_deadline() {
     // The held children never exec: SIGKILL ends them after the grace.
     let code = init.exit_code(Duration::from_secs(10));
     assert_ne!(code, 0, "{}", init.output());
+}
+
+#[test]
+fn a_probe_child_that_never_exits_does_not_hold_the_init() {
+    let dir = tempfile::tempdir().unwrap();
+    // A hundred orphans ending together: a burst, at which the init forks
+    // a child to probe the kernel. Every fork after the main child's is held.
+    let script = "for i in $(seq 100); do (sleep 0.3 &); done; sleep 1; exit 3";
+    // The held probe is a leftover when the main child exits: SIGKILLed
+    // after the grace period.
+    let args = ["--grace", "1", "--", "sh", "-c", script].map(String::from);
+    let mut init = Traced::start(&args, dir.path(), |n| n > 0);
+    assert_eq!(
+        init.exit_code(Duration::from_secs(15)),
+        3,
+        "{}",
+        init.output()
+    );
+    assert!(
+        !init.held.is_empty(),
+        "no burst made the init fork a probe: the test proved nothing"
+    );
 }
