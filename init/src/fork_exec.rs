@@ -154,6 +154,25 @@ impl ExecReport {
     }
 }
 
+/// Whether the child `pid` has ended and been collected (or is not ours to
+/// collect) within `limit`.
+fn collected_within(pid: Pid, limit: std::time::Duration) -> bool {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if !matches!(
+            waitpid(pid, Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::StillAlive)
+        ) {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// Steps reported through the error pipe, so the parent can say which failed.
 const STEPS: [&str; 7] = [
     "set the process group",
@@ -365,21 +384,12 @@ impl Prepared {
                 // The child failed before exec and exits at once; collect it
                 // here so the reaper never mistakes it for a program that ran.
                 // One stopped between its report and its exit is killed
-                // rather than waited for without end.
-                use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-                let gone = || {
-                    !matches!(
-                        waitpid(started.pid, Some(WaitPidFlag::WNOHANG)),
-                        Ok(WaitStatus::StillAlive)
-                    )
-                };
-                let end = std::time::Instant::now() + std::time::Duration::from_secs(1);
-                while !gone() && std::time::Instant::now() < end {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-                if !gone() {
+                // rather than waited for without end; one that a tracer
+                // still holds then is left to the reaper.
+                let second = std::time::Duration::from_secs(1);
+                if !collected_within(started.pid, second) {
                     let _ = nix::sys::signal::kill(started.pid, nix::sys::signal::Signal::SIGKILL);
-                    let _ = waitpid(started.pid, None);
+                    collected_within(started.pid, second);
                 }
                 Err(e)
             }
@@ -742,6 +752,45 @@ mod tests {
         assert_eq!(&buf[..19], b"LISTEN_PID=4194304\0");
         write_listen_pid(&mut buf, 7);
         assert_eq!(&buf[..13], b"LISTEN_PID=7\0");
+    }
+
+    #[test]
+    fn a_failed_spawn_says_why_and_leaves_no_child() {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-executable");
+        std::fs::write(&file, "#!/bin/sh\n").unwrap();
+        let launch = Launch {
+            program: file.clone().into(),
+            argv: vec![file.into()],
+            ..Launch::default()
+        };
+        let prepared = Prepared::new(&launch).unwrap();
+        // In a process of its own, so that "no child left" is about the
+        // spawn alone, not the other tests' children.
+        // SAFETY: the child runs the spawn and exits; glibc's fork leaves
+        // the allocator usable in it.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            ForkResult::Child => {
+                let said = matches!(prepared.spawn(), Err(StartError::NotExecutable(..)));
+                let none_left = waitpid(None, Some(WaitPidFlag::WNOHANG)) == Err(Errno::ECHILD);
+                // SAFETY: ends this forked test process.
+                unsafe { libc::_exit(i32::from(!said) + 2 * i32::from(!none_left)) }
+            }
+            ForkResult::Parent { child } => {
+                let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                let status = loop {
+                    match waitpid(child, Some(WaitPidFlag::WNOHANG)).unwrap() {
+                        WaitStatus::StillAlive if std::time::Instant::now() < end => {
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                        }
+                        status => break status,
+                    }
+                };
+                // 1: not said as not executable; 2: a child was left.
+                assert_eq!(status, WaitStatus::Exited(child, 0));
+            }
+        }
     }
 
     #[test]
