@@ -79,14 +79,7 @@ pub fn available() -> bool {
     // would hold a blocking wait, and the init with it, for good: past
     // the deadline the probe counts as failed, and the child is left to a
     // later sweep like any other.
-    let end = Instant::now() + PROBE_WAIT;
-    loop {
-        match reap::one(pid) {
-            Some(_) => return fd.is_some_and(|fd| exit_info(&fd) == Some(0)),
-            None if Instant::now() < end => std::thread::sleep(Duration::from_micros(100)),
-            None => return false,
-        }
-    }
+    reap::within(pid, PROBE_WAIT) && fd.is_some_and(|fd| exit_info(&fd) == Some(0))
 }
 
 /// How long the probe's child may take to exit: in a burst it waits for a

@@ -154,25 +154,6 @@ impl ExecReport {
     }
 }
 
-/// Whether the child `pid` has ended and been collected (or is not ours to
-/// collect) within `limit`.
-fn collected_within(pid: Pid, limit: std::time::Duration) -> bool {
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    let end = std::time::Instant::now() + limit;
-    loop {
-        if !matches!(
-            waitpid(pid, Some(WaitPidFlag::WNOHANG)),
-            Ok(WaitStatus::StillAlive)
-        ) {
-            return true;
-        }
-        if std::time::Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-}
-
 /// Steps reported through the error pipe, so the parent can say which failed.
 const STEPS: [&str; 7] = [
     "set the process group",
@@ -387,9 +368,9 @@ impl Prepared {
                 // rather than waited for without end; one that a tracer
                 // still holds then is left to the reaper.
                 let second = std::time::Duration::from_secs(1);
-                if !collected_within(started.pid, second) {
+                if !crate::reap::within(started.pid.as_raw(), second) {
                     let _ = nix::sys::signal::kill(started.pid, nix::sys::signal::Signal::SIGKILL);
-                    collected_within(started.pid, second);
+                    crate::reap::within(started.pid.as_raw(), second);
                 }
                 Err(e)
             }

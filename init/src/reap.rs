@@ -51,6 +51,22 @@ pub fn one(pid: i32) -> Option<Ending> {
     wait_one(pid).ok().flatten()
 }
 
+/// Waits for `pid` to end and be reaped, at most `limit`: a child stopped
+/// (SIGSTOP, a tracer) would hold a blocking `waitpid` for good. True once
+/// it is collected, or is not ours to collect.
+pub fn within(pid: i32, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if !matches!(wait_one(pid), Ok(None)) {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
 /// `waitpid(pid, WNOHANG)`: how the child ended, None while it runs, or
 /// why it cannot be waited for (ECHILD: not a child, or reaped already).
 fn wait_one(pid: i32) -> Result<Option<Ending>, Errno> {
