@@ -90,6 +90,14 @@ fn quick_bench_runs_every_init_and_leaves_no_zombie() {
             // (with the init's TLB entries left in place, most inits here
             // read as 0). How many is a figure of the optimised build, for
             // `initlab bench` to report.
+            // The init's CPU per forwarded signal, from its schedstat: an
+            // init that forwarded spent some, and `none` has no init.
+            let cpu = median(&row["init_cpu_per_forward_us"]);
+            if init == "none" {
+                assert!(row["init_cpu_per_forward_us"].is_null(), "{row}");
+            } else {
+                assert!(cpu.is_some_and(|c| c < 10_000.0), "{row}");
+            }
             let pages = row["pages_touched_per_forward"].as_f64();
             if init == "none" {
                 assert_eq!(pages, None, "{row}");

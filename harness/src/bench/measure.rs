@@ -501,9 +501,44 @@ fn read_u64(fd: &OwnedFd) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{reaped_within, Placement};
+    use super::{asleep_within, cpu_ns, reaped_within, Placement};
     use rstest::rstest;
     use std::time::{Duration, Instant};
+
+    /// The CPU time read for an init is the time it ran: a child that
+    /// spun for a while and then sleeps reads as what `/proc/PID/stat`
+    /// counts in clock ticks, to within a few ticks.
+    #[test]
+    fn cpu_time_is_the_time_the_process_ran() {
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 10",
+            ])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let exec_sleep = || {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|p| p.to_string_lossy().ends_with("sleep"))
+        };
+        let end = Instant::now() + Duration::from_secs(60);
+        while !exec_sleep() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(asleep_within(pid, Duration::from_secs(1)));
+        let ns = cpu_ns(pid).unwrap();
+        let stat = procfs::process::Process::new(pid).unwrap().stat().unwrap();
+        let ticks_ns = (stat.utime + stat.stime) * 1_000_000_000 / procfs::ticks_per_second();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(ns >= 50_000_000, "spun for {ns} ns only");
+        let apart = ns.abs_diff(ticks_ns);
+        assert!(
+            apart <= 50_000_000,
+            "{ns} ns against {ticks_ns} ns in ticks"
+        );
+    }
 
     /// The wait used where no pidfd can be had keeps its deadline, and
     /// returns as soon as the child has ended.
